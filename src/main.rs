@@ -1,0 +1,50 @@
+//! The `launcher` binary: parse the command line, run the command, print the error chain and map it to
+//! a documented exit code. All the work lives in the library.
+
+use launcher::error::{code, Failure};
+use std::io::Write;
+
+fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = match launcher::cli::parse(args) {
+        Ok(inv) => launcher::commands::dispatch(inv),
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { code::USAGE } else { code::OK });
+        }
+    };
+    match result {
+        Ok(status) => std::process::exit(status),
+        Err(err) => std::process::exit(report(&err)),
+    }
+}
+
+/// Prints `error: ...`, each cause as `  caused by: ...`, and a `hint:` line; returns the exit code.
+fn report(err: &anyhow::Error) -> i32 {
+    // A closed stdout (`launcher status --json | head -c1`) is not an error.
+    if let Some(io) = err.downcast_ref::<std::io::Error>() {
+        if io.kind() == std::io::ErrorKind::BrokenPipe {
+            return code::OK;
+        }
+    }
+    let mut stderr = std::io::stderr().lock();
+    let mut chain = err.chain();
+    let mut status = code::ERROR;
+    let mut hint = None;
+    if let Some(first) = chain.next() {
+        let _ = writeln!(stderr, "error: {first}");
+    }
+    for cause in chain {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            status = f.code;
+            hint = hint.or_else(|| f.hint.clone());
+        }
+    }
+    if let Some(h) = hint {
+        let _ = writeln!(stderr, "hint: {h}");
+    }
+    status
+}

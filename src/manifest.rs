@@ -1,0 +1,293 @@
+//! The manifest: what a release contains, as published on the server and as installed on a machine.
+//!
+//! The JSON fields are a stable contract (DESIGN.md, Manifest): fields are added, never repurposed.
+//! This module owns parsing with size caps, the validation rules every manifest passes before anything
+//! is done with it (paths, hashes, sizes, executable), and the canonical serialisation that `publish`
+//! writes and signs. It never reads the network or the install folder.
+
+use crate::paths;
+use crate::version::Version;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+pub const FORMAT: u32 = 1;
+/// Largest manifest accepted, in bytes (a 100,000-file release is about 20 MiB).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+/// Most files one release may list.
+pub const MAX_FILES: usize = 250_000;
+/// Largest single file (1 TiB) and whole release (4 TiB): beyond any real app, small enough for u64 sums.
+pub const MAX_FILE_SIZE: u64 = 1 << 40;
+pub const MAX_TOTAL_SIZE: u64 = 1 << 42;
+/// Deepest JSON nesting accepted (the manifest itself needs 3).
+const MAX_JSON_DEPTH: usize = 16;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+    /// RFC 3339, UTC, whole seconds: the date the file had in the release folder.
+    pub mtime: String,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exec: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub format: u32,
+    pub product: String,
+    pub version: String,
+    pub channel: String,
+    pub platform: String,
+    pub published: String,
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub mandatory: bool,
+    pub executable: String,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the manifest is {size} bytes, more than the limit of {MAX_MANIFEST_BYTES}")]
+    TooLarge { size: u64 },
+    #[error("the manifest is nested deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
+    #[error("the manifest is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the manifest has format {found}; this launcher reads format {FORMAT}: update the launcher")]
+    Format { found: u32 },
+    #[error("the manifest is invalid:\n{}", .problems.join("\n"))]
+    Invalid { problems: Vec<String> },
+}
+
+/// A date as the manifest writes it: RFC 3339, UTC, whole seconds.
+pub fn format_time(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+pub fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s).ok()
+}
+
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Names used in repository paths (product, channel, platform): short, plain and safe in a URL.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} `{name}` is not allowed: use 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`"
+        ))
+    }
+}
+
+fn json_depth_ok(bytes: &[u8]) -> bool {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+impl Manifest {
+    /// Parses and validates manifest bytes. Everything a manifest says is checked here, so code after
+    /// this point may trust paths, sizes and hashes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::TooLarge {
+                size: bytes.len() as u64,
+            });
+        }
+        if !json_depth_ok(bytes) {
+            return Err(ManifestError::TooDeep);
+        }
+        // Read the format first, so a future format gets "update the launcher", not a field error.
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<u32>,
+        }
+        if let Ok(Head { format: Some(f) }) = serde_json::from_slice::<Head>(bytes) {
+            if f != FORMAT {
+                return Err(ManifestError::Format { found: f });
+            }
+        }
+        let m: Manifest = serde_json::from_slice(bytes)?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// All rules a manifest must satisfy; lists every problem found.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        let mut problems = Vec::new();
+        if self.format != FORMAT {
+            return Err(ManifestError::Format { found: self.format });
+        }
+        for (what, value) in [
+            ("product", &self.product),
+            ("channel", &self.channel),
+            ("platform", &self.platform),
+        ] {
+            if let Err(e) = check_name(what, value) {
+                problems.push(e);
+            }
+        }
+        if let Err(e) = Version::parse(&self.version) {
+            problems.push(format!("version: {e}"));
+        }
+        if parse_time(&self.published).is_none() {
+            problems.push(format!("published: `{}` is not an RFC 3339 date", self.published));
+        }
+        if let Some(exp) = &self.expires {
+            if parse_time(exp).is_none() {
+                problems.push(format!("expires: `{exp}` is not an RFC 3339 date"));
+            }
+        }
+        if self.files.len() > MAX_FILES {
+            problems.push(format!(
+                "{} files listed; the limit is {MAX_FILES}",
+                self.files.len()
+            ));
+        }
+        for p in paths::check_set(self.files.iter().map(|f| f.path.as_str())) {
+            problems.push(format!("`{}`: {}", p.path, p.reason));
+        }
+        let mut total: u64 = 0;
+        for f in &self.files {
+            if !is_sha256_hex(&f.sha256) {
+                problems.push(format!(
+                    "`{}`: sha256 `{}` is not 64 lowercase hex digits",
+                    f.path, f.sha256
+                ));
+            }
+            if f.size > MAX_FILE_SIZE {
+                problems.push(format!(
+                    "`{}`: size {} is over the limit of {MAX_FILE_SIZE}",
+                    f.path, f.size
+                ));
+            }
+            total = total.saturating_add(f.size);
+            if parse_time(&f.mtime).is_none() {
+                problems.push(format!("`{}`: mtime `{}` is not an RFC 3339 date", f.path, f.mtime));
+            }
+        }
+        if total > MAX_TOTAL_SIZE {
+            problems.push(format!("the files add up to {total} bytes, over the limit of {MAX_TOTAL_SIZE}"));
+        }
+        if !self.executable.is_empty() && !self.files.iter().any(|f| f.path == self.executable) {
+            problems.push(format!(
+                "executable `{}` is not one of the listed files",
+                self.executable
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ManifestError::Invalid { problems })
+        }
+    }
+
+    pub fn version(&self) -> Version {
+        // validate() checked it; a manifest that is not validated never reaches callers.
+        Version::parse(&self.version).unwrap_or_else(|_| Version::parse("0").expect("`0` is a version"))
+    }
+
+    /// The canonical bytes: pretty JSON with a trailing newline, the exact bytes that are signed.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
+        v.push(b'\n');
+        v
+    }
+
+    pub fn files_by_path(&self) -> BTreeMap<&str, &FileEntry> {
+        self.files.iter().map(|f| (f.path.as_str(), f)).collect()
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// True when `expires` is set and in the past.
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        self.expires
+            .as_deref()
+            .and_then(parse_time)
+            .is_some_and(|t| t < now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            format: 1,
+            product: "demo".into(),
+            version: "1.0".into(),
+            channel: "stable".into(),
+            platform: "linux-x86_64".into(),
+            published: "2026-11-20T20:00:00Z".into(),
+            expires: None,
+            mandatory: false,
+            executable: "bin/demo".into(),
+            files: vec![FileEntry {
+                path: "bin/demo".into(),
+                size: 3,
+                mtime: "2026-11-20T19:58:01Z".into(),
+                sha256: "a".repeat(64),
+                exec: true,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        assert_eq!(Manifest::from_slice(&m.to_bytes()).unwrap(), m);
+    }
+
+    #[test]
+    fn refuses_bad_hash_depth_and_future_format() {
+        let mut m = sample();
+        m.files[0].sha256 = "XYZ".into();
+        assert!(Manifest::from_slice(&m.to_bytes()).is_err());
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(matches!(Manifest::from_slice(deep.as_bytes()), Err(ManifestError::TooDeep)));
+        let mut m = sample();
+        m.format = 2;
+        let e = Manifest::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("update the launcher"));
+    }
+}

@@ -1,0 +1,220 @@
+//! The rules for file paths that come from a manifest (DESIGN.md, Security).
+//!
+//! A manifest path must name a file strictly inside the install folder on every platform the product
+//! ships to, so the rules are the union of what Unix and Windows forbid, checked on the text of the path
+//! before anything touches a disk. This module owns those rules and the set-level checks (duplicates after
+//! case folding, a path that is both a file and a folder); it never reads or writes files.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// Longest path a manifest may carry, in bytes.
+pub const MAX_PATH_BYTES: usize = 1024;
+/// Longest single component, in bytes (the limit of NTFS and most Unix file systems).
+pub const MAX_COMPONENT_BYTES: usize = 255;
+
+/// Why a manifest path was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathRule {
+    Empty,
+    TooLong,
+    Absolute,
+    DriveLetter,
+    Backslash,
+    Colon,
+    EmptyComponent,
+    DotComponent,
+    ControlCharacter,
+    ForbiddenCharacter(char),
+    ReservedName(String),
+    TrailingDotOrSpace,
+    ComponentTooLong,
+    Reserved(String),
+}
+
+impl fmt::Display for PathRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathRule::Empty => write!(f, "the path is empty"),
+            PathRule::TooLong => write!(f, "the path is longer than {MAX_PATH_BYTES} bytes"),
+            PathRule::Absolute => write!(f, "absolute paths are not allowed"),
+            PathRule::DriveLetter => write!(f, "drive letters are not allowed"),
+            PathRule::Backslash => write!(f, "backslashes are not allowed (use `/`)"),
+            PathRule::Colon => write!(f, "`:` is not allowed (drive letters, streams, device names)"),
+            PathRule::EmptyComponent => write!(f, "empty components (`//`) are not allowed"),
+            PathRule::DotComponent => write!(f, "`.` and `..` components are not allowed"),
+            PathRule::ControlCharacter => write!(f, "control characters are not allowed"),
+            PathRule::ForbiddenCharacter(c) => write!(f, "`{c}` is not allowed in a file name on Windows"),
+            PathRule::ReservedName(n) => write!(f, "`{n}` is a reserved device name on Windows"),
+            PathRule::TrailingDotOrSpace => write!(f, "a name may not end with a dot or a space (Windows drops them)"),
+            PathRule::ComponentTooLong => write!(f, "a name is longer than {MAX_COMPONENT_BYTES} bytes"),
+            PathRule::Reserved(what) => write!(f, "{what} belongs to the launcher"),
+        }
+    }
+}
+
+const RESERVED_DEVICES: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6",
+    "COM7", "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
+];
+
+/// True for a backup folder name: `bkp.` followed by digits.
+pub fn is_backup_dir_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower
+        .strip_prefix("bkp.")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks one manifest path against every rule that does not depend on the other paths.
+pub fn check_path(path: &str) -> Result<(), PathRule> {
+    if path.is_empty() {
+        return Err(PathRule::Empty);
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(PathRule::TooLong);
+    }
+    if path.chars().any(|c| c.is_control()) {
+        return Err(PathRule::ControlCharacter);
+    }
+    if path.contains('\\') {
+        return Err(PathRule::Backslash);
+    }
+    if path.starts_with('/') {
+        return Err(PathRule::Absolute);
+    }
+    let b = path.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return Err(PathRule::DriveLetter);
+    }
+    if path.contains(':') {
+        return Err(PathRule::Colon);
+    }
+    for (i, comp) in path.split('/').enumerate() {
+        if comp.is_empty() {
+            return Err(PathRule::EmptyComponent);
+        }
+        if comp == "." || comp == ".." {
+            return Err(PathRule::DotComponent);
+        }
+        if comp.len() > MAX_COMPONENT_BYTES {
+            return Err(PathRule::ComponentTooLong);
+        }
+        if let Some(c) = comp.chars().find(|c| matches!(c, '<' | '>' | '"' | '|' | '?' | '*')) {
+            return Err(PathRule::ForbiddenCharacter(c));
+        }
+        if comp.ends_with('.') || comp.ends_with(' ') {
+            return Err(PathRule::TrailingDotOrSpace);
+        }
+        // `NUL`, `nul.txt`, `Com1.tar.gz`, `CON ` (the trailing space is caught above) are all devices.
+        let stem = comp.split('.').next().unwrap_or(comp).trim_end_matches(' ');
+        if RESERVED_DEVICES.iter().any(|d| d.eq_ignore_ascii_case(stem)) {
+            return Err(PathRule::ReservedName(comp.to_string()));
+        }
+        if i == 0 {
+            if comp.eq_ignore_ascii_case(".launcher") {
+                return Err(PathRule::Reserved("`.launcher/`".into()));
+            }
+            if is_backup_dir_name(comp) {
+                return Err(PathRule::Reserved(format!("`{comp}/` (a backup folder)")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Case folding used to find paths that collide on case-insensitive file systems (NTFS, APFS).
+pub fn fold(path: &str) -> String {
+    path.to_lowercase()
+}
+
+/// A problem found by [`check_set`]: the offending path and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetProblem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Checks a whole list of paths: each path's own rules, exact and case-folded duplicates, and a path
+/// that is both a file and the folder of another file. Returns every problem, not just the first.
+pub fn check_set<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<SetProblem> {
+    let mut problems = Vec::new();
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut files: Vec<&str> = Vec::new();
+    for p in paths {
+        if let Err(rule) = check_path(p) {
+            problems.push(SetProblem {
+                path: p.to_string(),
+                reason: rule.to_string(),
+            });
+            continue;
+        }
+        match seen.get(&fold(p)) {
+            Some(first) if *first == p => problems.push(SetProblem {
+                path: p.to_string(),
+                reason: "listed twice".into(),
+            }),
+            Some(first) => problems.push(SetProblem {
+                path: p.to_string(),
+                reason: format!("differs from `{first}` only in case (they collide on Windows and macOS)"),
+            }),
+            None => {
+                seen.insert(fold(p), p);
+                files.push(p);
+            }
+        }
+    }
+    let folded_files: HashSet<String> = files.iter().map(|p| fold(p)).collect();
+    for p in &files {
+        let folded = fold(p);
+        let mut prefix = String::new();
+        for comp in folded.split('/').take(folded.split('/').count() - 1) {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(comp);
+            if folded_files.contains(&prefix) {
+                problems.push(SetProblem {
+                    path: p.to_string(),
+                    reason: format!("its folder `{prefix}` is also listed as a file"),
+                });
+                break;
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_paths_pass() {
+        for p in ["bin/demo", "a.txt", "data/x/y/z.dat", "über/ñ.txt", "bkp/x", "bkp.old/x", "launcher.d/x"] {
+            assert_eq!(check_path(p), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn hostile_paths_are_refused() {
+        let bad = [
+            "", "/etc/passwd", "../x", "a/../../x", "a/./b", ".", "..", "C:/x", "c:x", "\\\\server\\share\\x",
+            "a\\b", "a:b", "a/b:stream", "//?/C:/x", "a//b", "a/", "CON", "nul.txt", "a/Com1.tar.gz", "LPT9",
+            "x.", "x ", "a/b./c", "a<b", "a>b", "a\"b", "a|b", "a?b", "a*b", "a\u{0}b", "a\nb", ".launcher/state.json",
+            ".LAUNCHER/x", "bkp.001/x", "BKP.7/x",
+        ];
+        for p in bad {
+            assert!(check_path(p).is_err(), "{p:?} should be refused");
+        }
+        assert_eq!(check_path(&"a".repeat(256)), Err(PathRule::ComponentTooLong));
+    }
+
+    #[test]
+    fn set_rules_catch_duplicates_and_file_folder_clashes() {
+        let problems = check_set(["a/b", "A/B", "a/b", "x", "x/y", "ok"]);
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, vec!["A/B", "a/b", "x/y"]);
+    }
+}

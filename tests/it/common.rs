@@ -1,0 +1,227 @@
+//! Helpers shared by the scenarios: run the real binary with a clean environment, build release trees,
+//! start `launcher serve` on a loopback port, and print everything useful when an assertion fails.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_launcher");
+
+/// The sample app shipped in `assets/`.
+pub fn assets_app() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-app")
+}
+
+/// A `launcher` command with the environment cleared (PATH kept so the app's shell script works).
+pub fn launcher() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    c.env("NO_COLOR", "1");
+    c.stdin(Stdio::null());
+    c
+}
+
+/// The result of a finished command, with everything needed to explain a failure.
+pub struct Run {
+    pub cmd: String,
+    pub out: Output,
+    pub dir: Option<PathBuf>,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    /// A description of the run for assertion messages: command, code, output and a folder listing.
+    pub fn explain(&self) -> String {
+        let listing = self.dir.as_deref().map(listing).unwrap_or_default();
+        format!(
+            "\ncommand: {}\nexit code: {}\n--- stdout\n{}--- stderr\n{}--- folder\n{}",
+            self.cmd,
+            self.code(),
+            self.stdout(),
+            self.stderr(),
+            listing
+        )
+    }
+    pub fn success(self) -> Run {
+        assert_eq!(self.code(), 0, "expected success{}", self.explain());
+        self
+    }
+    pub fn failure(self) -> Run {
+        assert_ne!(self.code(), 0, "expected failure{}", self.explain());
+        self
+    }
+    pub fn code_is(self, code: i32) -> Run {
+        assert_eq!(self.code(), code, "unexpected exit code{}", self.explain());
+        self
+    }
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(self.stderr().contains(needle), "stderr lacks {needle:?}{}", self.explain());
+        self
+    }
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(self.stdout().contains(needle), "stdout lacks {needle:?}{}", self.explain());
+        self
+    }
+}
+
+/// Runs a command to completion; `dir` is listed when an assertion about the run fails.
+pub fn run(mut c: Command, dir: Option<&Path>) -> Run {
+    let cmd = format!("{c:?}");
+    let out = c.output().unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
+    Run {
+        cmd,
+        out,
+        dir: dir.map(Path::to_path_buf),
+    }
+}
+
+/// `launcher ARGS...` to completion.
+pub fn launcher_run(args: &[&str], dir: Option<&Path>) -> Run {
+    let mut c = launcher();
+    c.args(args);
+    run(c, dir)
+}
+
+/// Every file and folder below `dir`, one per line, with sizes.
+pub fn listing(dir: &Path) -> String {
+    let mut out = String::new();
+    fn walk(root: &Path, d: &Path, out: &mut String) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    out.push_str(&format!("{rel}/\n"));
+                    walk(root, &p, out);
+                }
+                Ok(m) => out.push_str(&format!("{rel} ({} bytes)\n", m.len())),
+                Err(_) => out.push_str(&format!("{rel} (?)\n")),
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Copies a folder tree (files, folders, permissions).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// A copy of the sample app under `dir/name` with `VERSION` set to `version`.
+pub fn sample_release(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let rel = dir.join(name);
+    copy_tree(&assets_app(), &rel);
+    std::fs::write(rel.join("VERSION"), format!("{version}\n")).unwrap();
+    rel
+}
+
+pub fn write(path: &Path, content: impl AsRef<[u8]>) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `launcher publish` of `source` as `version` into `repo` (product `demo`, channel `stable`).
+pub fn publish(source: &Path, repo: &Path, version: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "publish",
+        "--source",
+        source.to_str().unwrap(),
+        "--repo",
+        repo.to_str().unwrap(),
+        "--product",
+        "demo",
+        "--version",
+        version,
+        "--executable",
+        "bin/demo",
+    ];
+    args.extend_from_slice(extra);
+    launcher_run(&args, Some(repo))
+}
+
+/// A running `launcher serve`, stopped when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `launcher serve --repo REPO --listen 127.0.0.1:0 EXTRA...` and reads the URL it prints.
+    pub fn start(repo: &Path, extra: &[&str]) -> Server {
+        let mut c = launcher();
+        c.args(["serve", "--repo", repo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = c.spawn().expect("start launcher serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("launcher serve printed no URL: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when a program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Skips a test when a peer tool is missing, unless running in CI, where it must be present.
+pub fn require(program: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("`{program}` is required in CI: .ci/run installs it");
+    }
+    eprintln!("skipping: `{program}` is not installed (`.ci/run` installs it)");
+    false
+}

@@ -1,0 +1,7 @@
+//! The integration suite: one binary that runs the real `launcher` in fresh temp folders, against
+//! repositories written by `publish` and served by `launcher serve`, nginx, or read as folders.
+
+mod common;
+mod publish;
+mod serve;
+mod sign;
