@@ -1,1 +1,539 @@
-//! placeholder
+//! The publisher's side: `publish` turns a release folder into repository content, `promote` points a
+//! channel at a release that is already there.
+//!
+//! `publish`, step by step:
+//! 1. Check the names, the version and the release folder; walk it and refuse symlinks, special files,
+//!    unreadable files and every path the manifest rules (`paths`) reject, listing every offender.
+//! 2. Hash the files in parallel (the only full read of large releases), with progress.
+//! 3. Compare with what the repository has: an identical release changes nothing; the same version with
+//!    other content, or a version older than the channel's (without `--force`), is refused before any
+//!    byte is written.
+//! 4. Write each new content once under `blobs/`, zstd-compressed when that is smaller, each atomically.
+//! 5. Write the release manifest, then the channel manifest, each atomically and each signed when a key
+//!    is given. The channel manifest is written last, so a client never sees a release whose blobs are
+//!    not all there.
+//!
+//! It never deletes anything from a repository: blobs and releases are immutable.
+
+use crate::fsutil::{self, fs_err, FsError};
+use crate::manifest::{self, FileEntry, Manifest, ManifestError};
+use crate::paths;
+use crate::progress::Reporter;
+use crate::repo;
+use crate::sign::{SignError, Signer};
+use crate::version::{Version, VersionError};
+use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{0}")]
+    Name(String),
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error("the release folder `{}` does not exist", .0.display())]
+    SourceMissing(PathBuf),
+    #[error("`{}` is not a folder", .0.display())]
+    SourceNotDir(PathBuf),
+    #[error("the release folder `{}` has no files", .0.display())]
+    SourceEmpty(PathBuf),
+    #[error("the release folder `{}` has {} file(s) that cannot be published:\n{}", dir.display(), problems.len(), problems.join("\n"))]
+    BadFiles { dir: PathBuf, problems: Vec<String> },
+    #[error("the executable `{path}` is not a file in the release folder `{}`", dir.display())]
+    ExecutableMissing { path: String, dir: PathBuf },
+    #[error("no --executable given and the release folder has {} candidates: {}; pass --executable PATH", candidates.len(), if candidates.is_empty() { "none".to_string() } else { candidates.join(", ") })]
+    ExecutableUnknown { candidates: Vec<String> },
+    #[error("version {version} of `{product}` for {platform} is already published with other content ({detail}); publish it as a new version")]
+    VersionReused {
+        product: String,
+        version: String,
+        platform: String,
+        detail: String,
+    },
+    #[error("channel `{channel}` is at version {current}, newer than {version}; pass --force to go back")]
+    Older {
+        channel: String,
+        current: String,
+        version: String,
+    },
+    #[error("release {version} of `{product}` for {platform} is not in the repository `{}`", repo.display())]
+    NoSuchRelease {
+        product: String,
+        version: String,
+        platform: String,
+        repo: PathBuf,
+    },
+    #[error("release {version} is signed, but no --secret-key was given: the channel manifest would be unsigned and clients with a PublicKey would refuse it")]
+    NeedKey { version: String },
+    #[error("cannot use the repository manifest `{}`", path.display())]
+    BadRepoManifest {
+        path: PathBuf,
+        #[source]
+        source: ManifestError,
+    },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+/// What `publish` was asked to do.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub source: PathBuf,
+    pub repo: PathBuf,
+    pub product: String,
+    pub version: String,
+    pub channel: String,
+    pub platform: String,
+    pub executable: Option<String>,
+    pub secret_key: Option<PathBuf>,
+    pub mandatory: bool,
+    pub expires_days: Option<u32>,
+    pub force: bool,
+}
+
+/// What `publish` did.
+#[derive(Debug, Clone, Default)]
+pub struct PublishSummary {
+    pub files: usize,
+    pub bytes: u64,
+    pub new_blobs: usize,
+    pub bytes_written: u64,
+    /// Nothing changed: the identical release was already published on this channel.
+    pub unchanged: bool,
+    /// The release existed already; only the channel was pointed at it.
+    pub existing_release: bool,
+    pub channel_manifest: PathBuf,
+}
+
+/// A file found in the release folder, before hashing.
+struct Found {
+    rel: String,
+    abs: PathBuf,
+    meta: fs::Metadata,
+}
+
+fn check_names(product: &str, channel: &str, platform: &str) -> Result<(), PublishError> {
+    for (what, v) in [("product", product), ("channel", channel), ("platform", platform)] {
+        manifest::check_name(what, v).map_err(PublishError::Name)?;
+    }
+    Ok(())
+}
+
+/// Walks the release folder; returns the files or every reason they cannot be published.
+fn walk(source: &Path) -> Result<Vec<Found>, PublishError> {
+    let meta = fs::metadata(source).map_err(|_| PublishError::SourceMissing(source.to_path_buf()))?;
+    if !meta.is_dir() {
+        return Err(PublishError::SourceNotDir(source.to_path_buf()));
+    }
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for entry in walkdir::WalkDir::new(source).follow_links(false).sort_by_file_name().min_depth(1) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let p = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+                problems.push(format!("  `{p}`: cannot be read: {e}"));
+                continue;
+            }
+        };
+        let rel_path = entry.path().strip_prefix(source).unwrap_or(entry.path());
+        let Some(rel) = rel_path.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else {
+            problems.push(format!("  `{}`: the name is not valid UTF-8", rel_path.display()));
+            continue;
+        };
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            if entry.depth() == 1 && (paths::is_backup_dir_name(&rel) || rel.eq_ignore_ascii_case(".launcher")) {
+                problems.push(format!("  `{rel}/`: the name belongs to the launcher (backups and state)"));
+            }
+            continue;
+        }
+        if ft.is_symlink() {
+            problems.push(format!("  `{rel}`: symbolic links cannot be published; copy the file it points to"));
+            continue;
+        }
+        if !ft.is_file() {
+            problems.push(format!("  `{rel}`: not a regular file (device, socket or pipe)"));
+            continue;
+        }
+        match entry.metadata() {
+            Ok(meta) => found.push(Found {
+                rel,
+                abs: entry.path().to_path_buf(),
+                meta,
+            }),
+            Err(e) => problems.push(format!("  `{rel}`: cannot be read: {e}")),
+        }
+    }
+    for p in paths::check_set(found.iter().map(|f| f.rel.as_str())) {
+        problems.push(format!("  `{}`: {}", p.path, p.reason));
+    }
+    if !problems.is_empty() {
+        return Err(PublishError::BadFiles {
+            dir: source.to_path_buf(),
+            problems,
+        });
+    }
+    if found.is_empty() {
+        return Err(PublishError::SourceEmpty(source.to_path_buf()));
+    }
+    Ok(found)
+}
+
+/// Hashes every file in parallel; an unreadable file is listed with the others.
+fn hash_all(found: &[Found], source: &Path, reporter: &Reporter) -> Result<Vec<FileEntry>, PublishError> {
+    let total: u64 = found.iter().map(|f| f.meta.len()).sum();
+    let task = reporter.task("Hashing", total, true);
+    let results: Vec<Result<FileEntry, String>> = found
+        .par_iter()
+        .map(|f| {
+            let file = File::open(&f.abs).map_err(|e| format!("  `{}`: cannot be read: {e}", f.rel))?;
+            let reader = ProgressReader { inner: file, task: &task };
+            let (sha256, size) =
+                fsutil::sha256_reader(reader).map_err(|e| format!("  `{}`: cannot be read: {e}", f.rel))?;
+            let mtime = f.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            Ok(FileEntry {
+                path: f.rel.clone(),
+                size,
+                mtime: manifest::format_time(mtime),
+                sha256,
+                exec: fsutil::is_executable(&f.meta),
+            })
+        })
+        .collect();
+    drop(task);
+    let mut entries = Vec::with_capacity(results.len());
+    let mut problems = Vec::new();
+    for r in results {
+        match r {
+            Ok(e) => entries.push(e),
+            Err(p) => problems.push(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PublishError::BadFiles {
+            dir: source.to_path_buf(),
+            problems,
+        });
+    }
+    Ok(entries)
+}
+
+struct ProgressReader<'a, R> {
+    inner: R,
+    task: &'a crate::progress::Task,
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.task.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn choose_executable(req: &PublishRequest, files: &[FileEntry]) -> Result<String, PublishError> {
+    if let Some(exe) = &req.executable {
+        let exe = exe.replace('\\', "/");
+        let exe = exe.trim_start_matches("./").to_string();
+        return if files.iter().any(|f| f.path == exe) {
+            Ok(exe)
+        } else {
+            Err(PublishError::ExecutableMissing {
+                path: exe,
+                dir: req.source.clone(),
+            })
+        };
+    }
+    let windows = req.platform.starts_with("windows");
+    let candidates: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            if windows {
+                f.path.to_ascii_lowercase().ends_with(".exe")
+            } else {
+                f.exec
+            }
+        })
+        .map(|f| f.path.clone())
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(PublishError::ExecutableUnknown { candidates }),
+    }
+}
+
+/// Reads and validates a manifest stored in the repository, if it exists.
+pub fn read_repo_manifest(path: &Path) -> Result<Option<Manifest>, PublishError> {
+    match fs::read(path) {
+        Ok(bytes) => Manifest::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| PublishError::BadRepoManifest {
+                path: path.to_path_buf(),
+                source,
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fs_err("read", path)(e).into()),
+    }
+}
+
+/// Describes how two file lists differ in content (not dates), or None when they hold the same content.
+fn content_difference(old: &Manifest, files: &[FileEntry], executable: &str) -> Option<String> {
+    if old.executable != executable {
+        return Some(format!("executable `{}` became `{executable}`", old.executable));
+    }
+    let old_files = old.files_by_path();
+    for f in files {
+        match old_files.get(f.path.as_str()) {
+            None => return Some(format!("`{}` is new", f.path)),
+            Some(o) if o.sha256 != f.sha256 || o.exec != f.exec => {
+                return Some(format!("`{}` changed", f.path))
+            }
+            _ => {}
+        }
+    }
+    if old.files.len() != files.len() {
+        let now: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let gone = old.files.iter().find(|f| !now.contains(f.path.as_str()));
+        return Some(match gone {
+            Some(g) => format!("`{}` is gone", g.path),
+            None => "the file list changed".into(),
+        });
+    }
+    None
+}
+
+/// Writes the manifest (and its signature when a signer is given) atomically under `repo/key`.
+fn write_manifest(repo_root: &Path, key: &str, m: &Manifest, signer: Option<&Signer>) -> Result<PathBuf, PublishError> {
+    let path = fsutil::native(repo_root, key);
+    let bytes = m.to_bytes();
+    let sig_path = fsutil::native(repo_root, &repo::signature_of(key));
+    if let Some(s) = signer {
+        let comment = format!(
+            "timestamp:{}\tfile:{}.json\tproduct:{}\tversion:{}\tchannel:{}",
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            m.platform,
+            m.product,
+            m.version,
+            m.channel
+        );
+        let sig = s.sign(&bytes, &comment)?;
+        fsutil::write_atomic(&sig_path, sig.as_bytes())?;
+    } else if sig_path.exists() {
+        // An unsigned manifest must not keep a stale signature beside it.
+        fs::remove_file(&sig_path).map_err(fs_err("remove the old signature", &sig_path))?;
+    }
+    fsutil::write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+/// Zstd level for blobs: a good ratio at hundreds of MB/s, so publishing stays disk-bound.
+const ZSTD_LEVEL: i32 = 9;
+
+/// Writes one blob (compressed when smaller); returns the bytes written, or None when it was there.
+fn write_blob(repo_root: &Path, product: &str, entry: &FileEntry, src: &Path) -> Result<Option<u64>, PublishError> {
+    let raw_path = fsutil::native(repo_root, &repo::blob(product, &entry.sha256, false));
+    let zst_path = fsutil::native(repo_root, &repo::blob(product, &entry.sha256, true));
+    if raw_path.exists() || zst_path.exists() {
+        return Ok(None);
+    }
+    let dir = raw_path.parent().unwrap_or(repo_root);
+    fs::create_dir_all(dir).map_err(fs_err("create folder", dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(fs_err("create a temp file in", dir))?;
+    let input = File::open(src).map_err(fs_err("read", src))?;
+    {
+        let mut enc = zstd::stream::write::Encoder::new(tmp.as_file_mut(), ZSTD_LEVEL).map_err(fs_err("compress", src))?;
+        let _ = enc.include_checksum(true);
+        io::copy(&mut io::BufReader::new(input), &mut enc).map_err(fs_err("compress", src))?;
+        enc.finish().map_err(fs_err("compress", src))?;
+    }
+    let compressed = tmp.as_file().metadata().map_err(fs_err("read", tmp.path()))?.len();
+    // Keep the compressed form only when it saves at least 5%: a blob that does not compress is served
+    // raw, so clients can resume it with a byte range and skip the decompression.
+    let (final_path, written) = if compressed < entry.size - entry.size / 20 {
+        (zst_path, compressed)
+    } else {
+        tmp.as_file_mut().set_len(0).map_err(fs_err("write", tmp.path()))?;
+        use std::io::Seek;
+        tmp.as_file_mut().rewind().map_err(fs_err("write", tmp.path()))?;
+        let mut input = File::open(src).map_err(fs_err("read", src))?;
+        io::copy(&mut input, tmp.as_file_mut()).map_err(fs_err("copy", src))?;
+        (raw_path, entry.size)
+    };
+    tmp.as_file_mut().flush().map_err(fs_err("write", tmp.path()))?;
+    tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
+    tmp.persist(&final_path).map_err(|e| FsError {
+        action: "write",
+        path: final_path.clone(),
+        source: e.error,
+    })?;
+    Ok(Some(written))
+}
+
+/// `launcher publish`.
+pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSummary, PublishError> {
+    check_names(&req.product, &req.channel, &req.platform)?;
+    let version = Version::parse(&req.version)?;
+    let found = walk(&req.source)?;
+    reporter.detail(format!("Found {} files in `{}`", found.len(), req.source.display()));
+    let mut files = hash_all(&found, &req.source, reporter)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let executable = choose_executable(req, &files)?;
+    let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
+
+    let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
+    let channel_key = repo::channel_manifest(&req.product, &req.channel, &req.platform);
+    let existing = read_repo_manifest(&fsutil::native(&req.repo, &release_key))?;
+    let current = read_repo_manifest(&fsutil::native(&req.repo, &channel_key))?;
+    let mut summary = PublishSummary {
+        files: files.len(),
+        bytes: files.iter().map(|f| f.size).sum(),
+        channel_manifest: fsutil::native(&req.repo, &channel_key),
+        ..Default::default()
+    };
+    if let Some(old) = &existing {
+        if let Some(detail) = content_difference(old, &files, &executable) {
+            return Err(PublishError::VersionReused {
+                product: req.product.clone(),
+                version: req.version.clone(),
+                platform: req.platform.clone(),
+                detail,
+            });
+        }
+    }
+    if let Some(cur) = &current {
+        if cur.version() > version && !req.force {
+            return Err(PublishError::Older {
+                channel: req.channel.clone(),
+                current: cur.version.clone(),
+                version: req.version.clone(),
+            });
+        }
+    }
+    if let Some(old) = existing {
+        // Same content: the release stays as it is; the channel may still need to point at it.
+        summary.existing_release = true;
+        if current.as_ref().is_some_and(|c| c.version == old.version && c.files == old.files) {
+            summary.unchanged = true;
+            return Ok(summary);
+        }
+        let mut chan = old;
+        chan.channel = req.channel.clone();
+        write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
+        return Ok(summary);
+    }
+
+    // New blobs, each content once, in parallel.
+    let mut seen = BTreeSet::new();
+    let unique: Vec<(&FileEntry, &Found)> = files
+        .iter()
+        .filter(|f| seen.insert(f.sha256.clone()))
+        .map(|f| {
+            let src = found.iter().find(|x| x.rel == f.path);
+            // Every entry was made from a found file with the same path.
+            (f, src.expect("hashed files come from the walk"))
+        })
+        .collect();
+    let written = AtomicU64::new(0);
+    let new_blobs = AtomicU64::new(0);
+    let task = reporter.task("Storing", unique.iter().map(|(f, _)| f.size).sum(), true);
+    unique.par_iter().try_for_each(|(entry, src)| {
+        if let Some(n) = write_blob(&req.repo, &req.product, entry, &src.abs)? {
+            written.fetch_add(n, Ordering::Relaxed);
+            new_blobs.fetch_add(1, Ordering::Relaxed);
+        }
+        task.inc(entry.size);
+        Ok::<(), PublishError>(())
+    })?;
+    drop(task);
+    summary.bytes_written = written.load(Ordering::Relaxed);
+    summary.new_blobs = new_blobs.load(Ordering::Relaxed) as usize;
+    for d in ["blobs"] {
+        fsutil::sync_dir(&req.repo.join(&req.product).join(d));
+    }
+
+    let now = SystemTime::now();
+    let m = Manifest {
+        format: manifest::FORMAT,
+        product: req.product.clone(),
+        version: req.version.clone(),
+        channel: req.channel.clone(),
+        platform: req.platform.clone(),
+        published: manifest::format_time(now),
+        expires: req
+            .expires_days
+            .map(|d| manifest::format_time(now + Duration::from_secs(u64::from(d) * 86_400))),
+        mandatory: req.mandatory,
+        executable,
+        files,
+    };
+    m.validate().map_err(|source| PublishError::BadRepoManifest {
+        path: fsutil::native(&req.repo, &release_key),
+        source,
+    })?;
+    write_manifest(&req.repo, &release_key, &m, signer.as_ref())?;
+    write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
+    Ok(summary)
+}
+
+/// What `promote` was asked to do.
+#[derive(Debug, Clone)]
+pub struct PromoteRequest {
+    pub repo: PathBuf,
+    pub product: String,
+    pub version: String,
+    pub channel: String,
+    pub platform: String,
+    pub secret_key: Option<PathBuf>,
+    pub force: bool,
+}
+
+/// `launcher promote`: the channel manifest becomes the release's manifest with this channel's name.
+/// Returns the version the channel was at before, if any.
+pub fn promote(req: &PromoteRequest) -> Result<Option<String>, PublishError> {
+    check_names(&req.product, &req.channel, &req.platform)?;
+    let version = Version::parse(&req.version)?;
+    let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
+    let release_path = fsutil::native(&req.repo, &release_key);
+    let release = read_repo_manifest(&release_path)?.ok_or_else(|| PublishError::NoSuchRelease {
+        product: req.product.clone(),
+        version: req.version.clone(),
+        platform: req.platform.clone(),
+        repo: req.repo.clone(),
+    })?;
+    let signed = fsutil::native(&req.repo, &repo::signature_of(&release_key)).exists();
+    if signed && req.secret_key.is_none() {
+        return Err(PublishError::NeedKey {
+            version: req.version.clone(),
+        });
+    }
+    let channel_key = repo::channel_manifest(&req.product, &req.channel, &req.platform);
+    let current = read_repo_manifest(&fsutil::native(&req.repo, &channel_key))?;
+    if let Some(cur) = &current {
+        if cur.version() > version && !req.force {
+            return Err(PublishError::Older {
+                channel: req.channel.clone(),
+                current: cur.version.clone(),
+                version: req.version.clone(),
+            });
+        }
+    }
+    let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
+    let mut m = release;
+    m.channel = req.channel.clone();
+    write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
+    Ok(current.map(|c| c.version))
+}

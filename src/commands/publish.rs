@@ -1,3 +1,59 @@
-//! placeholder
+//! `launcher publish`: the CLI face of [`crate::publish::publish`].
+
 use super::Ctx;
-pub fn run(_c: &Ctx, _a: crate::cli::PublishArgs) -> anyhow::Result<i32> { anyhow::bail!("x") }
+use crate::cli::PublishArgs;
+use crate::error::code;
+use crate::fsutil::human_bytes;
+use crate::publish::{publish, PublishRequest};
+use anyhow::Context;
+
+pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
+    let req = PublishRequest {
+        platform: a.platform.unwrap_or_else(crate::repo::current_platform),
+        source: a.source,
+        repo: a.repo,
+        product: a.product,
+        version: a.version,
+        channel: a.channel,
+        executable: a.executable,
+        secret_key: a.secret_key,
+        mandatory: a.mandatory,
+        expires_days: a.expires,
+        force: a.force,
+    };
+    let s = publish(&req, &ctx.reporter).with_context(|| {
+        format!(
+            "cannot publish `{}` as {} {} ({}, channel `{}`)",
+            req.source.display(),
+            req.product,
+            req.version,
+            req.platform,
+            req.channel
+        )
+    })?;
+    if s.unchanged {
+        ctx.reporter.info(format!(
+            "Nothing to do: {} {} is already published on `{}` with the same content",
+            req.product, req.version, req.channel
+        ));
+    } else if s.existing_release {
+        ctx.reporter.info(format!(
+            "Channel `{}` now points at the already published {} {} ({} files, no new content)",
+            req.channel, req.product, req.version, s.files
+        ));
+    } else {
+        ctx.reporter.info(format!(
+            "Published {} {} for {} on `{}`: {} files, {}, {} new blobs, {} written",
+            req.product,
+            req.version,
+            req.platform,
+            req.channel,
+            s.files,
+            human_bytes(s.bytes),
+            s.new_blobs,
+            human_bytes(s.bytes_written)
+        ));
+    }
+    ctx.reporter.detail(format!("Channel manifest: `{}`", s.channel_manifest.display()));
+    Ok(code::OK)
+}
