@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 pub struct FsError {
     pub action: &'static str,
     pub path: PathBuf,
-    #[source]
     pub source: io::Error,
 }
 
@@ -36,6 +35,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
         .tempfile_in(dir)
         .map_err(fs_err("create a temp file in", dir))?;
     tmp.write_all(bytes).map_err(fs_err("write", tmp.path()))?;
+    set_shared_readable(tmp.path())?;
     tmp.as_file().sync_all().map_err(fs_err("flush", path))?;
     tmp.persist(path).map_err(|e| FsError {
         action: "replace",
@@ -43,6 +43,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
         source: e.error,
     })?;
     sync_dir(dir);
+    Ok(())
+}
+
+/// Makes a file created through `tempfile` (mode 0600) readable by all, as a normally created file is:
+/// repository files are served by other users (nginx), and installed files are used by every user.
+#[cfg(unix)]
+pub fn set_shared_readable(path: &Path) -> Result<(), FsError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(fs_err("set the permissions of", path))
+}
+
+#[cfg(not(unix))]
+pub fn set_shared_readable(_path: &Path) -> Result<(), FsError> {
     Ok(())
 }
 
@@ -142,4 +155,27 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// Modification time in nanoseconds since the epoch (negative before 1970).
+pub fn mtime_ns(meta: &fs::Metadata) -> i128 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        },
+        Err(_) => 0,
+    }
+}
+
+/// A file's identity on its volume (inode on Unix); 0 where the platform gives none cheaply.
+#[cfg(unix)]
+pub fn file_id(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.ino()
+}
+
+#[cfg(not(unix))]
+pub fn file_id(_meta: &fs::Metadata) -> u64 {
+    0
 }

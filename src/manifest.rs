@@ -23,7 +23,6 @@ pub const MAX_TOTAL_SIZE: u64 = 1 << 42;
 const MAX_JSON_DEPTH: usize = 16;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct FileEntry {
     pub path: String,
     pub size: u64,
@@ -32,6 +31,16 @@ pub struct FileEntry {
     pub sha256: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exec: bool,
+    /// Present when the blob is stored zstd-compressed (`<sha256>.zst`): its size in the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zsize: Option<u64>,
+}
+
+impl FileEntry {
+    /// Bytes to download for this file.
+    pub fn transfer_size(&self) -> u64 {
+        self.zsize.unwrap_or(self.size)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -197,6 +206,9 @@ impl Manifest {
                     f.path, f.size
                 ));
             }
+            if f.zsize.is_some_and(|z| z > f.size.saturating_add(f.size / 8).saturating_add(65_536)) {
+                problems.push(format!("`{}`: zsize {:?} is larger than zstd can make size {}", f.path, f.zsize, f.size));
+            }
             total = total.saturating_add(f.size);
             if parse_time(&f.mtime).is_none() {
                 problems.push(format!("`{}`: mtime `{}` is not an RFC 3339 date", f.path, f.mtime));
@@ -268,6 +280,7 @@ mod tests {
                 mtime: "2026-11-20T19:58:01Z".into(),
                 sha256: "a".repeat(64),
                 exec: true,
+                zsize: None,
             }],
         }
     }

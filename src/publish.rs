@@ -205,6 +205,7 @@ fn hash_all(found: &[Found], source: &Path, reporter: &Reporter) -> Result<Vec<F
                 mtime: manifest::format_time(mtime),
                 sha256,
                 exec: fsutil::is_executable(&f.meta),
+                zsize: None,
             })
         })
         .collect();
@@ -375,6 +376,7 @@ fn write_blob(repo_root: &Path, product: &str, entry: &FileEntry, src: &Path) ->
     };
     tmp.as_file_mut().flush().map_err(fs_err("write", tmp.path()))?;
     tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
+    fsutil::set_shared_readable(tmp.path())?;
     tmp.persist(&final_path).map_err(|e| FsError {
         action: "write",
         path: final_path.clone(),
@@ -461,8 +463,9 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     drop(task);
     summary.bytes_written = written.load(Ordering::Relaxed);
     summary.new_blobs = new_blobs.load(Ordering::Relaxed) as usize;
-    for d in ["blobs"] {
-        fsutil::sync_dir(&req.repo.join(&req.product).join(d));
+    for f in files.iter_mut() {
+        let zst = fsutil::native(&req.repo, &repo::blob(&req.product, &f.sha256, true));
+        f.zsize = fs::metadata(&zst).ok().map(|m| m.len());
     }
 
     let now = SystemTime::now();

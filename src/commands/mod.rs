@@ -1,10 +1,18 @@
 //! One file per subcommand. Each takes parsed arguments and a [`Ctx`], does its work through the library
 //! modules, reports through the reporter, and returns the exit code.
 
+mod check;
+mod client;
+mod demo;
+mod fetch;
 mod keygen;
 mod promote;
 mod publish;
+mod rollback;
+pub mod run;
 mod serve;
+mod status;
+mod verify;
 
 use crate::cli::{Cli, Command, Global, Invocation};
 use crate::progress::{Mode, Reporter};
@@ -46,6 +54,12 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
             password,
             force,
         } => keygen::run(&ctx, &secret_key, &public_key, password, force),
-        other => Err(anyhow::anyhow!("`{other:?}` is not built yet")),
+        Command::Run { args } => run::run(&ctx, args),
+        Command::Check { json } => check::run(&ctx, json),
+        Command::Fetch => fetch::run(&ctx),
+        Command::Verify { repair } => verify::run(&ctx, repair),
+        Command::Rollback => rollback::run(&ctx),
+        Command::Status { json } => status::run(&ctx, json),
+        Command::Demo { keep } => demo::run(&ctx, keep),
     }
 }

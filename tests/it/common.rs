@@ -225,3 +225,128 @@ pub fn require(program: &str) -> bool {
     eprintln!("skipping: `{program}` is not installed (`.ci/run` installs it)");
     false
 }
+
+// --- Repository snapshots and platform-explicit publishing (used by tests/it/publish.rs and sign.rs).
+
+/// The platform spelled out in test publishes, so repository paths are predictable on every machine.
+pub const PLATFORM: &str = "linux-x86_64";
+
+/// `launcher publish` as [`publish`] does, with `--platform PLATFORM`.
+pub fn publish_on(source: &Path, repo: &Path, version: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["--platform", PLATFORM];
+    args.extend_from_slice(extra);
+    publish(source, repo, version, &args)
+}
+
+/// Every entry below a folder: relative path, then the bytes (None for a folder) and the mtime.
+pub type Snapshot = std::collections::BTreeMap<String, (Option<Vec<u8>>, std::time::SystemTime)>;
+
+/// A snapshot of everything below `dir`, or None when `dir` does not exist.
+pub fn snapshot(dir: &Path) -> Option<Snapshot> {
+    fn walk(root: &Path, d: &Path, out: &mut Snapshot) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mtime = meta.modified().unwrap();
+            if meta.is_dir() {
+                out.insert(rel, (None, mtime));
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, (Some(std::fs::read(&p).unwrap()), mtime));
+            }
+        }
+    }
+    if !dir.exists() {
+        return None;
+    }
+    let mut out = Snapshot::new();
+    walk(dir, dir, &mut out);
+    Some(out)
+}
+
+/// Asserts that `run` left `dir` exactly as `before` (absent stays absent; same entries, bytes, mtimes).
+pub fn assert_unchanged(run: &Run, dir: &Path, before: &Option<Snapshot>) {
+    let after = snapshot(dir);
+    if &after == before {
+        return;
+    }
+    let names = |s: &Option<Snapshot>| s.as_ref().map(|s| s.keys().cloned().collect::<Vec<_>>());
+    panic!(
+        "`{}` changed: before {:?}, after {:?} (or bytes/mtimes differ){}",
+        dir.display(),
+        names(before),
+        names(&after),
+        run.explain()
+    );
+}
+
+/// One HTTP/1.1 exchange as the raw client saw it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `METHOD TARGET HTTP/1.1` to `base` (`http://127.0.0.1:PORT`) with the target bytes exactly as
+/// given (so a server sees `..`, `%2e%2e` or `\` untouched), reads until the server closes, and checks
+/// that the body is as long as `Content-Length` says.
+pub fn http(base: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("read the reply to {method} {target}: {e}"));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in the reply to {method} {target}: {raw:?}"));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let reply = Reply { status, headers, body };
+    if let Some(len) = reply.header("content-length").filter(|_| method != "HEAD" && status != 304) {
+        assert_eq!(
+            reply.body.len().to_string(),
+            len,
+            "{method} {target}: the body length differs from Content-Length"
+        );
+    }
+    reply
+}
+
+/// A free loopback port: bind port 0, note the port, let it go.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

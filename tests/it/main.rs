@@ -3,5 +3,6 @@
 
 mod common;
 mod publish;
+mod nginx;
 mod serve;
 mod sign;

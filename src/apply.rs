@@ -1,0 +1,523 @@
+//! Applying a change to an install: old or new, never in between (DESIGN.md).
+//!
+//! Steps of [`commit`]:
+//! 1. The contents are already staged and verified (`stage`).
+//! 2. Backups are rotated and the new backup folder gets `backup.json` (or, without backups, the old
+//!    files go to `.launcher/undo`, removed after the commit).
+//! 3. The journal (target manifest, backup folder, operations) is written to a temp file, fsynced and
+//!    renamed to `.launcher/journal.json`, and the folder is fsynced. **This is the point of no return**:
+//!    from here on, a start that finds the journal finishes or undoes the change before anything else.
+//! 4. Each operation renames the old file into the backup, then renames the staged content into place
+//!    (a content used by several paths is copied for all but the last), sets the date and executable
+//!    bit.
+//! 5. The touched folders are fsynced, the new state is written atomically, the journal is removed.
+//!
+//! [`recover`] runs on every start when a journal exists. It rolls forward when every new content is
+//! available (already in place, or staged and hashing right), otherwise it rolls back from the backup.
+//! Both directions are idempotent, so a crash during recovery is recovered by the next start.
+//!
+//! What is fsynced and why: staged files (before the journal can name them), the journal and its folder
+//! (so the point of no return survives a power cut), the folders touched by renames (so the renames are
+//! durable before the state says they happened), and the state (atomic replace). File contents placed by
+//! rename were fsynced when staged, so they are not fsynced again.
+//!
+//! Never: write through a symbolic link on the way into the install folder, delete a file the launcher
+//! did not install (such files are moved into the backup), or leave the journal behind after success.
+
+use crate::backup::{self, BackupInfo};
+use crate::fsutil::{self, fs_err, FsError};
+use crate::manifest::{self, FileEntry, Manifest};
+use crate::state::{Layout, State, StatEntry};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JournalOp {
+    pub path: String,
+    /// The new content (None: the file is deleted, i.e. moved into the backup).
+    pub new: Option<FileEntry>,
+    /// Where the new content comes from, relative to the install folder.
+    pub src: Option<String>,
+    /// A file was at `path` when the journal was written and is moved into the backup.
+    pub had_old: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    /// `update`, `rollback` or `repair`, for messages and the log.
+    pub kind: String,
+    pub target: Manifest,
+    pub previous: Option<Manifest>,
+    /// Folder (relative to the install folder) that receives the old files.
+    pub backup: String,
+    /// The backup folder is temporary (`.launcher/undo`) and removed after the commit.
+    pub backup_is_temporary: bool,
+    /// A backup folder to remove after the commit (the one a rollback restored).
+    pub consume: Option<String>,
+    /// The value `state.held` takes after the commit.
+    pub held: Option<String>,
+    pub ops: Vec<JournalOp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("`{}` is a symbolic link or junction; the launcher does not write through links (remove it and start again)", .0.display())]
+    Link(PathBuf),
+    #[error("the journal `{}` cannot be read ({detail}); the install will be verified file by file", path.display())]
+    BadJournal { path: PathBuf, detail: String },
+    #[error("`{}` is in use or locked and cannot be replaced; close the program that uses it and start again", path.display())]
+    InUse {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Test-only crash points: with the `fault-injection` feature, `LAUNCHER_CRASH_AT=name` or `name:N`
+/// aborts the process at the N-th (default first) time the named point is reached.
+#[cfg(feature = "fault-injection")]
+pub fn crash_point(name: &str) {
+    static COUNT: std::sync::Mutex<BTreeMap<String, u32>> = std::sync::Mutex::new(BTreeMap::new());
+    let Ok(spec) = std::env::var("LAUNCHER_CRASH_AT") else { return };
+    let (want, nth) = match spec.split_once(':') {
+        Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
+        None => (spec.clone(), 1),
+    };
+    if want != name {
+        return;
+    }
+    let mut map = COUNT.lock().unwrap_or_else(|p| p.into_inner());
+    let c = map.entry(name.to_string()).or_insert(0);
+    *c += 1;
+    if *c == nth {
+        eprintln!("crash point `{name}` reached: aborting (LAUNCHER_CRASH_AT)");
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn crash_point(_name: &str) {}
+
+/// Renames with a few short retries: on Windows a virus scanner or indexer often holds a new file for
+/// a moment. A file that stays locked is reported as in use.
+fn rename_retry(from: &Path, to: &Path) -> Result<(), ApplyError> {
+    let mut last = None;
+    for attempt in 0..5u32 {
+        match injected_rename_failure(to).map_or_else(|| fs::rename(from, to), Err) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied || is_sharing_violation(&e) => {
+                last = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(50 << attempt));
+            }
+            Err(e) => return Err(fs_err("move", from)(e).into()),
+        }
+    }
+    Err(ApplyError::InUse {
+        path: to.to_path_buf(),
+        source: last.unwrap_or_else(|| io::Error::other("locked")),
+    })
+}
+
+#[cfg(feature = "fault-injection")]
+fn injected_rename_failure(to: &Path) -> Option<io::Error> {
+    let want = std::env::var("LAUNCHER_LOCKED_FILE").ok()?;
+    to.ends_with(&want).then(|| io::Error::new(io::ErrorKind::PermissionDenied, "injected: file in use"))
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+fn injected_rename_failure(_to: &Path) -> Option<io::Error> {
+    None
+}
+
+/// ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33) on Windows.
+fn is_sharing_violation(e: &io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(32) | Some(33))
+}
+
+/// Creates the folders on the way to `dest`, refusing any that is a link.
+fn prepare_parent(dir: &Path, dest: &Path, checked: &mut BTreeSet<PathBuf>) -> Result<(), ApplyError> {
+    let Some(parent) = dest.parent() else { return Ok(()) };
+    if checked.contains(parent) {
+        return Ok(());
+    }
+    let rel = parent.strip_prefix(dir).unwrap_or(Path::new(""));
+    let mut cur = dir.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        if checked.contains(&cur) {
+            continue;
+        }
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return Err(ApplyError::Link(cur)),
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(fs_err("create folder", &cur)(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a file is in the way of this folder",
+                ))
+                .into())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&cur).map_err(fs_err("create folder", &cur))?;
+            }
+            Err(e) => return Err(fs_err("read", &cur)(e).into()),
+        }
+        checked.insert(cur.clone());
+    }
+    Ok(())
+}
+
+/// Moves `path` (if present) into the backup folder, keeping its relative path.
+fn move_to_backup(
+    dir: &Path,
+    backup: &Path,
+    path: &str,
+    checked: &mut BTreeSet<PathBuf>,
+    touched: &mut BTreeSet<PathBuf>,
+) -> Result<bool, ApplyError> {
+    let from = fsutil::native(dir, path);
+    if fs::symlink_metadata(&from).is_err() {
+        return Ok(false);
+    }
+    fs::create_dir_all(backup).map_err(fs_err("create the backup folder", backup))?;
+    let mut to = fsutil::native(backup, path);
+    if fs::symlink_metadata(&to).is_ok() {
+        // Already holds the old content (a retried step): keep both, never overwrite a saved file.
+        let mut n = 1;
+        while fs::symlink_metadata(&to).is_ok() {
+            to = fsutil::native(backup, &format!("{path}.{n}"));
+            n += 1;
+        }
+    }
+    prepare_parent(backup, &to, checked)?;
+    rename_retry(&from, &to)?;
+    touched.insert(from.parent().unwrap_or(dir).to_path_buf());
+    touched.insert(to.parent().unwrap_or(backup).to_path_buf());
+    crate::apply::crash_point("moved-to-backup");
+    Ok(true)
+}
+
+/// Sets the manifest's date and executable bit on an installed file.
+pub fn set_meta(dest: &Path, e: &FileEntry) -> Result<(), FsError> {
+    if let Some(t) = manifest::parse_time(&e.mtime) {
+        filetime::set_file_mtime(dest, filetime::FileTime::from_system_time(t))
+            .map_err(fs_err("set the date of", dest))?;
+    }
+    fsutil::set_executable(dest, e.exec)
+}
+
+/// Puts `src` at `dest`: by rename, or by copy (temp file + rename) when the content is used again.
+fn place(src: &Path, dest: &Path, copy: bool) -> Result<(), ApplyError> {
+    if copy {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".launcher-tmp-")
+            .tempfile_in(dir)
+            .map_err(fs_err("create a temp file in", dir))?;
+        fs::copy(src, tmp.path()).map_err(fs_err("copy", src))?;
+        fsutil::set_shared_readable(tmp.path())?;
+        tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
+        let tmp_path = tmp.into_temp_path();
+        rename_retry(&tmp_path, dest)?;
+        let _ = tmp_path.keep();
+        Ok(())
+    } else {
+        rename_retry(src, dest)
+    }
+}
+
+/// Writes the journal: temp file, fsync, rename, fsync folder.
+pub fn write_journal(layout: &Layout, j: &Journal) -> Result<(), FsError> {
+    let bytes = serde_json::to_vec(j).map_err(|e| FsError {
+        action: "serialise",
+        path: layout.journal(),
+        source: io::Error::other(e),
+    })?;
+    fsutil::write_atomic(&layout.journal(), &bytes)
+}
+
+/// What a finished commit did.
+#[derive(Debug, Default, Clone)]
+pub struct Committed {
+    pub backup: Option<PathBuf>,
+    pub placed: usize,
+    pub moved_to_backup: usize,
+}
+
+/// Applies `j` (steps 3–5 of the module doc) and updates `state`. When a step fails, the change is
+/// undone at once (the journal stays for the next start only if undoing fails too).
+pub fn commit(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeMap<String, StatEntry>) -> Result<Committed, ApplyError> {
+    write_journal(layout, j)?;
+    crash_point("journal-written");
+    match apply_ops(layout, j, state, kept_cache) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            if recover_as(layout, Direction::Back).is_ok() {
+                if let Ok(Some(s)) = State::load(layout) {
+                    *state = s;
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+fn apply_ops(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeMap<String, StatEntry>) -> Result<Committed, ApplyError> {
+    let dir = &layout.dir;
+    let backup = fsutil::native(dir, &j.backup);
+    let mut checked = BTreeSet::new();
+    let mut touched = BTreeSet::new();
+    let mut out = Committed::default();
+    // The last op that uses each source: earlier ones copy, the last one renames.
+    let mut last_use: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, op) in j.ops.iter().enumerate() {
+        if let Some(src) = &op.src {
+            last_use.insert(src, i);
+        }
+    }
+    for (i, op) in j.ops.iter().enumerate() {
+        let dest = fsutil::native(dir, &op.path);
+        if op.had_old && move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)? {
+            out.moved_to_backup += 1;
+        }
+        if let (Some(e), Some(src)) = (&op.new, &op.src) {
+            prepare_parent(dir, &dest, &mut checked)?;
+            let copy = last_use.get(src.as_str()) != Some(&i);
+            place(&fsutil::native(dir, src), &dest, copy)?;
+            set_meta(&dest, e)?;
+            touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+            out.placed += 1;
+            crash_point("placed");
+        }
+    }
+    finish(layout, j, state, kept_cache, &touched)?;
+    if !j.backup_is_temporary {
+        out.backup = Some(backup);
+    }
+    Ok(out)
+}
+
+/// Step 5 and the clean-up, shared by commit and roll-forward recovery.
+fn finish(
+    layout: &Layout,
+    j: &Journal,
+    state: &mut State,
+    mut cache: BTreeMap<String, StatEntry>,
+    touched: &BTreeSet<PathBuf>,
+) -> Result<(), ApplyError> {
+    for d in touched {
+        fsutil::sync_dir(d);
+    }
+    crash_point("before-state");
+    let dir = &layout.dir;
+    for op in &j.ops {
+        cache.remove(&op.path);
+        if let Some(e) = &op.new {
+            if let Some(entry) = crate::scan::entry_for(dir, &op.path, &e.sha256) {
+                cache.insert(op.path.clone(), entry);
+            }
+        }
+    }
+    let wanted: BTreeSet<&str> = j.target.files.iter().map(|f| f.path.as_str()).collect();
+    cache.retain(|p, _| wanted.contains(p.as_str()));
+    state.installed = Some(j.target.clone());
+    state.cache = cache;
+    state.held = j.held.clone();
+    state.save(layout)?;
+    crash_point("after-state");
+    remove_journal_and_leftovers(layout, j)
+}
+
+fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), ApplyError> {
+    let journal = layout.journal();
+    match fs::remove_file(&journal) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fs_err("remove the journal", &journal)(e).into()),
+    }
+    fsutil::sync_dir(&layout.meta);
+    if j.backup_is_temporary {
+        let _ = fs::remove_dir_all(fsutil::native(&layout.dir, &j.backup));
+    }
+    if let Some(c) = &j.consume {
+        let _ = fs::remove_dir_all(fsutil::native(&layout.dir, c));
+    }
+    Ok(())
+}
+
+/// How a journal left behind was dealt with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// The change was completed.
+    Forward { kind: String, version: String },
+    /// The change was undone; the previous version is in place.
+    Back { kind: String, version: Option<String> },
+    /// The journal could not be read; it was set aside and the install must be verified.
+    Unreadable(String),
+}
+
+fn sha_of(p: &Path) -> Option<String> {
+    fsutil::sha256_file(p).ok().map(|(s, _)| s)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Forward when every new content is available, else back.
+    Auto,
+    Back,
+}
+
+/// Finishes or undoes an interrupted change. Call with the install lock held, before anything else.
+pub fn recover(layout: &Layout) -> Result<Option<Recovered>, ApplyError> {
+    recover_as(layout, Direction::Auto)
+}
+
+fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>, ApplyError> {
+    let path = layout.journal();
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fs_err("read", &path)(e).into()),
+    };
+    let j: Journal = match serde_json::from_slice(&bytes) {
+        Ok(j) => j,
+        Err(e) => {
+            let aside = layout.meta.join("journal.unreadable.json");
+            let _ = fs::rename(&path, &aside);
+            return Ok(Some(Recovered::Unreadable(format!(
+                "the journal `{}` could not be read ({e}); it was moved to `{}`",
+                path.display(),
+                aside.display()
+            ))));
+        }
+    };
+    crash_point("recovery-start");
+    let dir = &layout.dir;
+    let backup = fsutil::native(dir, &j.backup);
+    // Roll forward when every new content is in place or available with the right hash.
+    let forward = direction == Direction::Auto && j.ops.iter().all(|op| match (&op.new, &op.src) {
+        (Some(e), Some(src)) => {
+            sha_of(&fsutil::native(dir, &op.path)).as_deref() == Some(e.sha256.as_str())
+                || sha_of(&fsutil::native(dir, src)).as_deref() == Some(e.sha256.as_str())
+        }
+        _ => true,
+    });
+    let mut state = State::load(layout).ok().flatten().unwrap_or_default();
+    let mut checked = BTreeSet::new();
+    let mut touched = BTreeSet::new();
+    if forward {
+        for op in &j.ops {
+            let dest = fsutil::native(dir, &op.path);
+            match (&op.new, &op.src) {
+                (Some(e), Some(src)) => {
+                    if sha_of(&dest).as_deref() == Some(e.sha256.as_str()) {
+                        set_meta(&dest, e)?;
+                        continue;
+                    }
+                    move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
+                    prepare_parent(dir, &dest, &mut checked)?;
+                    // Copy: the same source may serve a later op, and staging is cleaned afterwards.
+                    place(&fsutil::native(dir, src), &dest, true)?;
+                    set_meta(&dest, e)?;
+                    touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+                    crash_point("recovery-placed");
+                }
+                _ => {
+                    if op.had_old {
+                        move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
+                    }
+                }
+            }
+        }
+        let cache = std::mem::take(&mut state.cache);
+        finish(layout, &j, &mut state, cache, &touched)?;
+        return Ok(Some(Recovered::Forward {
+            kind: j.kind.clone(),
+            version: j.target.version.clone(),
+        }));
+    }
+    // Roll back, last operation first.
+    for op in j.ops.iter().rev() {
+        let dest = fsutil::native(dir, &op.path);
+        let saved = fsutil::native(&backup, &op.path);
+        let saved_exists = fs::symlink_metadata(&saved).is_ok();
+        if op.new.is_some() && (!op.had_old || saved_exists) && fs::symlink_metadata(&dest).is_ok() {
+            // `dest` holds the new content: give it back to its source, or drop it if the source is there.
+            let src = op.src.as_deref().map(|s| fsutil::native(dir, s));
+            match src {
+                Some(s) if fs::symlink_metadata(&s).is_err() => {
+                    prepare_parent(dir, &s, &mut checked)?;
+                    rename_retry(&dest, &s)?;
+                }
+                _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
+            }
+            touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+        }
+        if op.had_old && saved_exists && fs::symlink_metadata(&dest).is_err() {
+            prepare_parent(dir, &dest, &mut checked)?;
+            rename_retry(&saved, &dest)?;
+            touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+        }
+        crash_point("recovery-undone");
+    }
+    for d in &touched {
+        fsutil::sync_dir(d);
+    }
+    let journal = layout.journal();
+    fs::remove_file(&journal).map_err(fs_err("remove the journal", &journal))?;
+    fsutil::sync_dir(&layout.meta);
+    // The backup folder was made for the change that did not happen.
+    let _ = fs::remove_dir_all(&backup);
+    if j.previous.is_none() && state.installed.is_none() {
+        let _ = state.save(layout);
+    }
+    Ok(Some(Recovered::Back {
+        kind: j.kind,
+        version: j.previous.map(|m| m.version),
+    }))
+}
+
+/// Makes the backup for a change: rotates `bkp.NNN` and writes `backup.json`, or picks the temporary
+/// undo folder when no backup is kept. Returns the folder relative to the install folder and whether it
+/// is temporary. `full` copies every managed file into the new backup first.
+pub fn make_backup(
+    layout: &Layout,
+    keep: u32,
+    full: bool,
+    info: BackupInfo,
+) -> Result<(String, bool, Option<PathBuf>), FsError> {
+    let undo = layout.undo();
+    if undo.exists() {
+        fs::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
+    }
+    let undo_rel = format!("{}/undo", crate::state::META_DIR);
+    if keep == 0 {
+        return Ok((undo_rel, true, None));
+    }
+    let folder = backup::prepare(&layout.dir, keep)?;
+    let rel = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if full {
+        for p in &info.saved {
+            let from = fsutil::native(&layout.dir, p);
+            let to = fsutil::native(&folder, p);
+            if let Some(d) = to.parent() {
+                fs::create_dir_all(d).map_err(fs_err("create folder", d))?;
+            }
+            fs::copy(&from, &to).map_err(fs_err("copy into the backup", &from))?;
+        }
+        backup::write_info(&folder, &info)?;
+        return Ok((undo_rel, true, Some(folder)));
+    }
+    backup::write_info(&folder, &info)?;
+    Ok((rel, false, Some(folder)))
+}

@@ -1,0 +1,111 @@
+//! The rotating backups `bkp.001` … `bkp.NNN` inside the install folder (DESIGN.md, Backups).
+//!
+//! The newest backup has the highest number. Before a new one is made, leftovers of an interrupted
+//! update (a folder without `backup.json`) are removed and, when `Backups` folders already exist, the
+//! oldest is deleted and the others move down one. `backup.json` records the version the backup came
+//! from, the manifest that was installed, the files the update added and the files saved in it, so that
+//! restoring it gives back exactly the previous version. Only folders named `bkp.NNN` are touched.
+
+use crate::fsutil::{self, fs_err, FsError};
+use crate::manifest::Manifest;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const INFO_FILE: &str = "backup.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupInfo {
+    /// The version that was installed before the update (None: the folder was not a managed install).
+    pub from: Option<String>,
+    /// The version the update installed.
+    pub to: String,
+    pub created: String,
+    /// `changed` (only replaced and deleted files) or `full` (a copy of the whole app).
+    pub mode: String,
+    /// Files the update added (a rollback removes them).
+    pub added: Vec<String>,
+    /// Files stored in this backup, by their path in the app.
+    pub saved: Vec<String>,
+    /// The manifest that was installed before the update.
+    pub manifest: Option<Manifest>,
+}
+
+/// `bkp.001`.
+pub fn name(n: u32) -> String {
+    format!("bkp.{n:03}")
+}
+
+/// The backups in `dir`, oldest first.
+pub fn list(dir: &Path) -> Vec<(u32, PathBuf)> {
+    let mut v: Vec<(u32, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.strip_prefix("bkp.")?.parse::<u32>().ok()?;
+            e.file_type().ok()?.is_dir().then(|| (n, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn read_info(folder: &Path) -> Result<BackupInfo, FsError> {
+    let p = folder.join(INFO_FILE);
+    let bytes = fs::read(&p).map_err(fs_err("read", &p))?;
+    serde_json::from_slice(&bytes).map_err(|e| FsError {
+        action: "parse",
+        path: p,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+pub fn write_info(folder: &Path, info: &BackupInfo) -> Result<(), FsError> {
+    let bytes = serde_json::to_vec_pretty(info).map_err(|e| FsError {
+        action: "serialise",
+        path: folder.join(INFO_FILE),
+        source: std::io::Error::other(e),
+    })?;
+    fsutil::write_atomic(&folder.join(INFO_FILE), &bytes)
+}
+
+fn remove_tree(p: &Path) -> Result<(), FsError> {
+    match fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fs_err("remove the old backup", p)(e)),
+    }
+}
+
+/// Rotates the backups so that at most `keep - 1` remain, and creates the next, empty, folder.
+pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
+    let mut existing = Vec::new();
+    for (n, p) in list(dir) {
+        if p.join(INFO_FILE).exists() {
+            existing.push((n, p));
+        } else {
+            // Left by an update that stopped before writing its backup.json: nothing of value in it
+            // that recovery has not already put back.
+            remove_tree(&p)?;
+        }
+    }
+    while existing.len() >= keep.max(1) as usize {
+        let (_, oldest) = existing.remove(0);
+        remove_tree(&oldest)?;
+        crate::apply::crash_point("rotate-deleted");
+    }
+    for (i, (n, p)) in existing.iter_mut().enumerate() {
+        let want = i as u32 + 1;
+        if *n != want {
+            let to = dir.join(name(want));
+            fs::rename(&*p, &to).map_err(fs_err("rename backup", p))?;
+            *p = to;
+            *n = want;
+        }
+    }
+    let next = dir.join(name(existing.len() as u32 + 1));
+    fs::create_dir_all(&next).map_err(fs_err("create the backup folder", &next))?;
+    fsutil::sync_dir(dir);
+    Ok(next)
+}

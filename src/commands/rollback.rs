@@ -1,0 +1,41 @@
+//! `launcher rollback`: restore the newest backup and hold that version until a newer one appears.
+
+use super::client::{load_config, report_recovery};
+use super::Ctx;
+use crate::error::{code, Failure};
+use crate::rollback::{rollback, RollbackError};
+use crate::state::{self, LastResult};
+use crate::update::Session;
+use anyhow::Context;
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
+    let cfg = load_config(ctx)?;
+    let mut s = Session::open(&cfg, &ctx.reporter).context("cannot open the install")?;
+    report_recovery(&s.recovered, &ctx.reporter);
+    let started = std::time::Instant::now();
+    match rollback(&mut s) {
+        Ok(rb) => {
+            s.state.last = Some(LastResult {
+                time: crate::manifest::format_time(std::time::SystemTime::now()),
+                from: Some(rb.from.clone()),
+                to: Some(rb.to.clone()),
+                result: "rolled back".into(),
+            });
+            s.save()?;
+            state::log_line(&s.layout, Some(&rb.from), Some(&rb.to), "rolled back", 0, started.elapsed().as_secs_f64());
+            ctx.reporter.info(format!(
+                "Rolled back from {} to {} ({} files) using `{}`; {} is held until a newer release appears",
+                rb.from,
+                rb.to,
+                rb.files,
+                rb.backup.display(),
+                rb.from
+            ));
+            Ok(code::OK)
+        }
+        Err(e @ (RollbackError::NoBackup(_) | RollbackError::NoVersion(_) | RollbackError::NotInstalled(_))) => {
+            Err(Failure::new(code::ERROR, e.to_string()).into())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("cannot roll back; the installed version is unchanged")),
+    }
+}

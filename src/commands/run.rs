@@ -1,0 +1,205 @@
+//! `launcher [run] [--] [ARGS...]`: update per policy, then start the app.
+//!
+//! When the update cannot happen (server down or slow, bad data, disk full, no permission) the user
+//! gets one line on stderr, the log gets one line, and the installed version starts if it is complete.
+//! A first run that cannot install, or a mandatory release that cannot be applied, does not start
+//! anything and exits non-zero.
+
+use super::client::{load_config, report_recovery};
+use super::Ctx;
+use crate::config::Config;
+use crate::error::{code, Failure};
+use crate::fsutil::human_bytes;
+use crate::launch::{self, Launch};
+use crate::manifest::Manifest;
+use crate::state::{self, LastResult};
+use crate::update::{Session, UpdateError};
+use std::ffi::OsString;
+use std::time::Instant;
+
+pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
+    let cfg = load_config(ctx)?;
+    let r = &ctx.reporter;
+    let mut session = match Session::open(&cfg, r) {
+        Ok(s) => s,
+        Err(e) => {
+            // Cannot even open the install for writing: start what is there, if anything.
+            let ro = Session::read_only(&cfg, r);
+            r.warn(format!("cannot update: {e}"));
+            state::log_line(&ro.layout, ro.state.installed_version(), None, &format!("failed: {e}"), 0, 0.0);
+            return start_installed(&cfg, &ro, app_args, &e.to_string());
+        }
+    };
+    report_recovery(&session.recovered, r);
+    if cfg.enable {
+        let started = Instant::now();
+        let mut mandatory = false;
+        let result = update(&mut session, &mut mandatory);
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(Some((to, bytes))) => {
+                let from = session.state.last.as_ref().and_then(|l| l.from.clone());
+                state::log_line(&session.layout, from.as_deref(), Some(&to), "ok", bytes, secs);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let from = session.state.installed_version().map(str::to_string);
+                state::log_line(&session.layout, from.as_deref(), None, &format!("failed: {e}"), 0, secs);
+                session.state.last = Some(LastResult {
+                    time: crate::manifest::format_time(std::time::SystemTime::now()),
+                    from: from.clone(),
+                    to: None,
+                    result: format!("failed: {e}"),
+                });
+                if session.had_state {
+                    let _ = session.save();
+                }
+                if mandatory {
+                    return Err(anyhow::Error::new(e).context(Failure::new(
+                        code::MANDATORY,
+                        "a mandatory update could not be applied, so the old version is not started",
+                    ).hint("check the network and the log `.launcher/launcher.log`, then start again; IT can see the details with `launcher status`")));
+                }
+                let exit = if e.is_refusal() { code::REFUSED } else { code::NOT_INSTALLED };
+                if session.installed().is_none() {
+                    return Err(anyhow::Error::new(e).context(
+                        Failure::new(exit, "the app is not installed yet and could not be installed")
+                            .hint("check Server in launcher.ini and that the update server is reachable, then start again"),
+                    ));
+                }
+                r.warn(format!("could not update: {}", one_line(&e)));
+                return start_installed(&cfg, &session, app_args, &e.to_string());
+            }
+        }
+    } else if session.installed().is_none() {
+        return Err(Failure::new(
+            code::NOT_INSTALLED,
+            format!("updates are disabled (Enable = 0) and nothing is installed in `{}`", cfg.dir.display()),
+        )
+        .hint("set Enable = 1 for the first run, or install the app into Dir by other means")
+        .into());
+    }
+    let m = session.installed().cloned();
+    drop(session); // release the lock before the app starts
+    let Some(m) = m else {
+        return Err(Failure::new(code::NOT_INSTALLED, "nothing is installed").into());
+    };
+    start(&cfg, &m, app_args)
+}
+
+/// The whole error chain on one line.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// One update attempt: Ok(Some((version, bytes))) when something was applied.
+fn update(s: &mut Session, mandatory: &mut bool) -> Result<Option<(String, u64)>, UpdateError> {
+    let r = s.reporter;
+    let remote = s.remote(true)?;
+    *mandatory = remote.manifest.mandatory
+        && s.installed().is_none_or(|i| i.version() < remote.manifest.version());
+    let target: Manifest = match s.wanted(&remote.manifest) {
+        Some(m) => m.clone(),
+        None => {
+            r.detail(format!(
+                "Holding version {} after a rollback; {} is not newer",
+                s.state.installed_version().unwrap_or("?"),
+                remote.manifest.version
+            ));
+            *mandatory = false;
+            match s.installed() {
+                Some(i) => i.clone(),
+                None => remote.manifest.clone(),
+            }
+        }
+    };
+    let scan = s.scan_for(&target);
+    let plan = s.plan_for(&target, &scan)?;
+    if plan.is_empty() {
+        s.settle(&target, &plan, &scan)?;
+        r.detail(format!("Up to date: {} {}", target.product, target.version));
+        return Ok(None);
+    }
+    let from = s.installed().map(|m| m.version.clone());
+    let first = from.is_none();
+    let verb = if first { "Installing" } else if from.as_deref() == Some(target.version.as_str()) { "Repairing" } else { "Updating to" };
+    r.info(format!(
+        "{verb} {} {}: {} (download {})",
+        target.product,
+        target.version,
+        plan.summary(),
+        human_bytes(plan.download_bytes())
+    ));
+    let stats = s.stage(&plan)?;
+    let backup = s.commit(&target, &plan, &scan, "update")?;
+    s.state.last = Some(LastResult {
+        time: crate::manifest::format_time(std::time::SystemTime::now()),
+        from: from.clone(),
+        to: Some(target.version.clone()),
+        result: "ok".into(),
+    });
+    s.state.failures = None;
+    s.save()?;
+    let backup_note = backup
+        .map(|b| format!("; previous files in `{}`", b.display()))
+        .unwrap_or_default();
+    r.info(format!(
+        "{} {} {}: {} files changed, {} downloaded{backup_note}",
+        if first { "Installed" } else { "Updated" },
+        target.product,
+        target.version,
+        plan.ops.len(),
+        human_bytes(stats.downloaded)
+    ));
+    Ok(Some((target.version.clone(), stats.downloaded)))
+}
+
+fn start_installed(cfg: &Config, s: &Session, app_args: Vec<OsString>, why: &str) -> anyhow::Result<i32> {
+    let Some(m) = s.installed().cloned() else {
+        return Err(Failure::new(
+            code::NOT_INSTALLED,
+            format!("the app is not installed yet and could not be installed: {why}"),
+        )
+        .hint("check Server in launcher.ini and that the update server is reachable, then start again")
+        .into());
+    };
+    if !s.installed_is_complete() {
+        return Err(Failure::new(
+            code::NOT_INSTALLED,
+            format!("the installed version {} is incomplete and could not be repaired: {why}", m.version),
+        )
+        .hint("run `launcher verify` to see what is damaged; start again when the server is reachable")
+        .into());
+    }
+    s.reporter.info(format!("Starting the installed version {}", m.version));
+    start(cfg, &m, app_args)
+}
+
+/// Starts the app of manifest `m` with the ini's arguments and then the user's.
+pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Result<i32> {
+    let exe_rel = cfg.executable.clone().unwrap_or_else(|| m.executable.clone());
+    if exe_rel.is_empty() {
+        return Err(Failure::new(
+            code::CONFIG,
+            "the release names no executable and launcher.ini sets none",
+        )
+        .hint("set Executable in the [App] section of launcher.ini")
+        .into());
+    }
+    let executable = crate::fsutil::native(&cfg.dir, &exe_rel.replace('\\', "/"));
+    let mut args: Vec<OsString> = cfg.arguments.iter().map(OsString::from).collect();
+    args.extend(app_args);
+    let l = Launch {
+        executable,
+        args,
+        cwd: cfg.working_dir.clone().unwrap_or_else(|| cfg.dir.clone()),
+    };
+    Ok(launch::launch(&l)?)
+}

@@ -1,0 +1,113 @@
+//! `launcher status [--json]`: what is installed, what the server has, backups, the last update.
+
+use super::client::load_config;
+use super::Ctx;
+use crate::backup;
+use crate::error::code;
+use crate::update::Session;
+
+pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
+    let cfg = load_config(ctx)?;
+    let mut s = Session::read_only(&cfg, &ctx.reporter);
+    let server = if cfg.enable {
+        match s.remote(false) {
+            Ok(r) => Ok(r.manifest.version),
+            Err(e) => Err(super::run::one_line(&e)),
+        }
+    } else {
+        Err("updates are disabled (Enable = 0)".to_string())
+    };
+    let installed = s.installed();
+    let backups: Vec<serde_json::Value> = backup::list(&cfg.dir)
+        .into_iter()
+        .map(|(_, p)| {
+            let info = backup::read_info(&p).ok();
+            serde_json::json!({
+                "folder": p.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "from": info.as_ref().and_then(|i| i.from.clone()),
+                "to": info.as_ref().map(|i| i.to.clone()),
+                "created": info.as_ref().map(|i| i.created.clone()),
+                "files": info.as_ref().map(|i| i.saved.len()),
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "launcher": env!("CARGO_PKG_VERSION"),
+        "config": cfg.file.display().to_string(),
+        "dir": cfg.dir.display().to_string(),
+        "server": cfg.server,
+        "product": cfg.product,
+        "channel": cfg.channel,
+        "platform": cfg.platform,
+        "installed": installed.map(|m| m.version.clone()),
+        "published": installed.map(|m| m.published.clone()),
+        "expires": installed.and_then(|m| m.expires.clone()),
+        "files": installed.map(|m| m.files.len()),
+        "server_version": server.as_ref().ok(),
+        "server_error": server.as_ref().err(),
+        "held": s.state.held,
+        "backups": backups,
+        "last_update": s.state.last,
+        "signed_updates_only": cfg.public_key.is_some(),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(code::OK);
+    }
+    let mut out = String::new();
+    let mut line = |k: &str, val: String| out.push_str(&format!("{k:<14} {val}\n"));
+    line("launcher", env!("CARGO_PKG_VERSION").to_string());
+    line("config", format!("`{}`", cfg.file.display()));
+    line("install", format!("`{}`", cfg.dir.display()));
+    line("product", format!("{} ({}, channel `{}`)", cfg.product, cfg.platform, cfg.channel));
+    line(
+        "installed",
+        match installed {
+            Some(m) => format!(
+                "{} ({} files, published {}{})",
+                m.version,
+                m.files.len(),
+                m.published,
+                m.expires.as_ref().map(|e| format!(", expires {e}")).unwrap_or_default()
+            ),
+            None => "nothing".into(),
+        },
+    );
+    line(
+        "server",
+        match &server {
+            Ok(v) => format!("{v} at {}", cfg.server),
+            Err(e) => format!("unavailable: {e}"),
+        },
+    );
+    if let Some(h) = &s.state.held {
+        line("held", format!("{h} is not reinstalled after the rollback until a newer release appears"));
+    }
+    if backups.is_empty() {
+        line("backups", "none".into());
+    }
+    for b in &backups {
+        line(
+            "backup",
+            format!(
+                "{}: {} → {} ({} files saved, {})",
+                b["folder"].as_str().unwrap_or("?"),
+                b["from"].as_str().unwrap_or("-"),
+                b["to"].as_str().unwrap_or("?"),
+                b["files"].as_u64().unwrap_or(0),
+                b["created"].as_str().unwrap_or("?")
+            ),
+        );
+    }
+    if let Some(l) = &s.state.last {
+        line(
+            "last update",
+            format!("{}: {} → {}: {}", l.time, l.from.as_deref().unwrap_or("-"), l.to.as_deref().unwrap_or("-"), l.result),
+        );
+    }
+    if cfg.public_key.is_some() {
+        line("signatures", "required (PublicKey is set)".into());
+    }
+    print!("{out}");
+    Ok(code::OK)
+}

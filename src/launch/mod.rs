@@ -1,0 +1,52 @@
+//! Starting the app: the executable, `Arguments` from the ini followed by the user's own, in
+//! `WorkingDir`. On Unix the launcher `exec`s the app, so its exit code and signals pass straight
+//! through; on Windows it starts the app and returns the app's exit code. Nothing from the server is
+//! started before the whole file set is committed: callers launch only after `apply`.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("the app's executable `{}` does not exist; check Executable in launcher.ini or the release", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot start `{}`", path.display())]
+    Start {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub executable: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+}
+
+/// Starts the app. On Unix this only returns on failure; on Windows it returns the app's exit code.
+pub fn launch(l: &Launch) -> Result<i32, LaunchError> {
+    if !l.executable.is_file() {
+        return Err(LaunchError::Missing(l.executable.clone()));
+    }
+    let mut cmd = std::process::Command::new(&l.executable);
+    cmd.args(&l.args).current_dir(&l.cwd);
+    run(cmd, &l.executable)
+}
+
+#[cfg(unix)]
+fn run(cmd: std::process::Command, path: &Path) -> Result<i32, LaunchError> {
+    unix::exec(cmd, path)
+}
+
+#[cfg(windows)]
+fn run(cmd: std::process::Command, path: &Path) -> Result<i32, LaunchError> {
+    windows::spawn_and_wait(cmd, path)
+}

@@ -1,0 +1,307 @@
+//! Staging: download the contents a plan needs into `<Dir>/.launcher/staging/`, verified.
+//!
+//! Each blob goes to `staging/<sha>.part` first (resumed with a `Range` request when a previous attempt
+//! left one), is read only up to its declared size, and must hash to its declared SHA-256 (compressed
+//! blobs are checked after decompression) before it is renamed to `staging/<sha>` and fsynced. Content
+//! that fails verification is deleted, so a bad blob cannot cause an update loop. Free space is checked
+//! before the first byte. Several blobs download at once. Nothing here touches the app's files.
+
+use crate::fsutil::{self, fs_err, FsError};
+use crate::manifest::FileEntry;
+use crate::progress::{Reporter, Task};
+use crate::repo;
+use crate::source::{Source, SourceError};
+use crate::state::Layout;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// How many blobs download at once.
+const PARALLEL: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("`{url}` does not match the manifest: expected SHA-256 {expected}, got {actual}; the download was discarded")]
+    Mismatch { url: String, expected: String, actual: String },
+    #[error("`{url}` sent more than the {expected} bytes the manifest declares; the download was discarded")]
+    TooLong { url: String, expected: u64 },
+    #[error("`{url}` ended after {got} of {expected} bytes; the next start resumes it")]
+    TooShort { url: String, expected: u64, got: u64 },
+    #[error("`{url}` is not valid zstd data ({detail}); the download was discarded")]
+    Decompress { url: String, detail: String },
+    #[error("not enough free space in `{}`: the update needs {} and {} is free; free some space and start the launcher again", path.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
+    DiskFull { path: PathBuf, needed: u64, available: u64 },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageStats {
+    /// Bytes received from the source in this run.
+    pub downloaded: u64,
+    /// Contents that were already staged.
+    pub reused: usize,
+    /// Contents fetched in this run.
+    pub fetched: usize,
+}
+
+/// The staged content for a hash.
+pub fn staged_path(layout: &Layout, sha256: &str) -> PathBuf {
+    layout.staging().join(sha256)
+}
+
+/// True when `sha256` is staged with the right size.
+pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
+    fs::metadata(staged_path(layout, &e.sha256)).is_ok_and(|m| m.is_file() && m.len() == e.size)
+}
+
+fn part_path(layout: &Layout, e: &FileEntry) -> PathBuf {
+    let suffix = if e.zsize.is_some() { ".zst.part" } else { ".part" };
+    layout.staging().join(format!("{}{suffix}", e.sha256))
+}
+
+/// Bytes still to come and bytes to be written to disk, for the free-space check.
+fn space_needed(layout: &Layout, todo: &[&FileEntry]) -> u64 {
+    todo.iter()
+        .map(|e| {
+            let have = fs::metadata(part_path(layout, e)).map(|m| m.len()).unwrap_or(0);
+            let download = e.transfer_size().saturating_sub(have);
+            // A compressed blob is stored twice for a moment: compressed, then decompressed.
+            download + if e.zsize.is_some() { e.size } else { 0 }
+        })
+        .sum()
+}
+
+/// Downloads and verifies every entry not yet staged.
+pub fn stage(
+    layout: &Layout,
+    source: &dyn Source,
+    product: &str,
+    needed: &[&FileEntry],
+    reporter: &Reporter,
+) -> Result<StageStats, StageError> {
+    let staging = layout.staging();
+    fs::create_dir_all(&staging).map_err(fs_err("create the staging folder", &staging))?;
+    let todo: Vec<&FileEntry> = needed.iter().copied().filter(|e| !is_staged(layout, e)).collect();
+    let mut stats = StageStats {
+        reused: needed.len() - todo.len(),
+        ..Default::default()
+    };
+    if todo.is_empty() {
+        return Ok(stats);
+    }
+    let need = space_needed(layout, &todo);
+    if let Ok(available) = fs4::available_space(&staging) {
+        // Keep a margin for the state, the journal and the file system's own needs.
+        let margin = 16 * 1024 * 1024;
+        if available < need + margin {
+            return Err(StageError::DiskFull {
+                path: staging,
+                needed: need + margin,
+                available,
+            });
+        }
+    }
+    let total: u64 = todo.iter().map(|e| e.transfer_size()).sum();
+    let task = reporter.task("Downloading", total, true);
+    let queue = Mutex::new(todo.iter().copied().collect::<VecDeque<_>>());
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<StageError>> = Mutex::new(None);
+    let downloaded = AtomicU64::new(0);
+    let fetched = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL.min(todo.len()) {
+            s.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+                let Some(e) = next else { return };
+                match stage_one(layout, source, product, e, &task, &downloaded) {
+                    Ok(()) => {
+                        fetched.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(err) => {
+                        failed.store(true, Ordering::Relaxed);
+                        if let Ok(mut slot) = first_error.lock() {
+                            slot.get_or_insert(err);
+                        }
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    drop(task);
+    fsutil::sync_dir(&staging);
+    stats.downloaded = downloaded.load(Ordering::Relaxed);
+    stats.fetched = fetched.load(Ordering::Relaxed);
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(stats)
+}
+
+fn stage_one(
+    layout: &Layout,
+    source: &dyn Source,
+    product: &str,
+    e: &FileEntry,
+    task: &Task,
+    downloaded: &AtomicU64,
+) -> Result<(), StageError> {
+    let key = repo::blob(product, &e.sha256, e.zsize.is_some());
+    let url = source.url(&key);
+    let part = part_path(layout, e);
+    let expected = e.transfer_size();
+    let mut have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    if have > expected {
+        remove(&part)?;
+        have = 0;
+    }
+    if have < expected {
+        let mut body = source.blob(&key, have)?;
+        if body.offset != have {
+            have = 0; // the server ignored the range: start over
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&part)
+            .map_err(fs_err("create", &part))?;
+        f.set_len(have).map_err(fs_err("write", &part))?;
+        use std::io::Seek;
+        f.seek(io::SeekFrom::Start(have)).map_err(fs_err("write", &part))?;
+        task.inc(have);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match body.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    let _ = f.sync_data();
+                    let why = if err.kind() == io::ErrorKind::TimedOut {
+                        "the server stopped sending".to_string()
+                    } else {
+                        err.to_string()
+                    };
+                    return Err(SourceError::Io {
+                        url,
+                        detail: format!("the transfer stopped after {have} of {expected} bytes ({why}); the next start resumes it"),
+                    }
+                    .into());
+                }
+            };
+            if have + n as u64 > expected {
+                drop(f);
+                remove(&part)?;
+                return Err(StageError::TooLong { url, expected });
+            }
+            f.write_all(&buf[..n]).map_err(fs_err("write", &part))?;
+            have += n as u64;
+            downloaded.fetch_add(n as u64, Ordering::Relaxed);
+            task.inc(n as u64);
+        }
+        f.sync_all().map_err(fs_err("flush", &part))?;
+        if have < expected {
+            return Err(StageError::TooShort { url, expected, got: have });
+        }
+    } else {
+        task.inc(expected);
+    }
+    finish(layout, e, &part, &url)
+}
+
+/// Verifies a complete `.part` and renames it (or its decompressed form) to `staging/<sha>`.
+fn finish(layout: &Layout, e: &FileEntry, part: &Path, url: &str) -> Result<(), StageError> {
+    let done = staged_path(layout, &e.sha256);
+    let input = File::open(part).map_err(fs_err("read", part))?;
+    if e.zsize.is_none() {
+        let (actual, _) = fsutil::sha256_reader(input).map_err(fs_err("read", part))?;
+        if actual != e.sha256 {
+            remove(part)?;
+            return Err(StageError::Mismatch {
+                url: url.to_string(),
+                expected: e.sha256.clone(),
+                actual,
+            });
+        }
+        fs::rename(part, &done).map_err(fs_err("rename into staging", &done))?;
+        return Ok(());
+    }
+    let tmp = layout.staging().join(format!("{}.unpack", e.sha256));
+    let result = (|| -> Result<(), StageError> {
+        let mut out = File::create(&tmp).map_err(fs_err("create", &tmp))?;
+        let bad = |detail: String| StageError::Decompress {
+            url: url.to_string(),
+            detail,
+        };
+        let dec = zstd::stream::read::Decoder::new(input).map_err(|x| bad(x.to_string()))?;
+        // Read one byte past the declared size, to notice content that is too long.
+        let mut dec = dec.take(e.size + 1);
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n_total = 0u64;
+        loop {
+            let n = match dec.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(x) if x.kind() == io::ErrorKind::Interrupted => continue,
+                Err(x) => return Err(bad(x.to_string())),
+            };
+            n_total += n as u64;
+            if n_total > e.size {
+                return Err(StageError::TooLong {
+                    url: url.to_string(),
+                    expected: e.size,
+                });
+            }
+            h.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(fs_err("write", &tmp))?;
+        }
+        let actual = hex::encode(h.finalize());
+        if actual != e.sha256 || n_total != e.size {
+            return Err(StageError::Mismatch {
+                url: url.to_string(),
+                expected: e.sha256.clone(),
+                actual,
+            });
+        }
+        out.sync_all().map_err(fs_err("flush", &tmp))?;
+        fs::rename(&tmp, &done).map_err(fs_err("rename into staging", &done))?;
+        Ok(())
+    })();
+    let _ = fs::remove_file(part);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn remove(p: &Path) -> Result<(), FsError> {
+    match fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fs_err("remove", p)(e)),
+    }
+}
+
+/// Removes everything in staging that the given hashes do not need (after an update, or a stale fetch).
+pub fn clean(layout: &Layout, keep: &std::collections::BTreeSet<&str>) {
+    let Ok(rd) = fs::read_dir(layout.staging()) else { return };
+    for ent in rd.flatten() {
+        let name = ent.file_name().to_string_lossy().into_owned();
+        let sha = name.split('.').next().unwrap_or("");
+        if !keep.contains(sha) {
+            let _ = fs::remove_file(ent.path());
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! What the launcher remembers about an install, in `<Dir>/.launcher/`: the installed manifest, the stat
+//! cache that makes a launch cost milliseconds, the channel manifest last seen (with its cache
+//! validators and signature, so a `304` needs no body), the held version after a rollback, and the
+//! update log. `state.json` is replaced atomically and only when something in it changed.
+
+use crate::fsutil::{self, fs_err, FsError};
+use crate::manifest::Manifest;
+use crate::source::Validators;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const META_DIR: &str = ".launcher";
+
+/// One file's stat as it was when its hash was last computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatEntry {
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Inode (Unix) or file index (Windows) when known; 0 otherwise.
+    #[serde(default)]
+    pub inode: u64,
+    pub sha256: String,
+    /// When the hash was taken, seconds since the epoch (racy-git rule: a file modified in the same
+    /// second as its hash was taken may have changed without its stat changing).
+    pub hashed_at: i64,
+}
+
+/// The result of the last update attempt, for `status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LastResult {
+    pub time: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub result: String,
+}
+
+/// Repeated failures to apply one release, for back-off.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Failures {
+    pub version: String,
+    pub count: u32,
+    /// Seconds since the epoch of the last failure.
+    pub last: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub installed: Option<Manifest>,
+    #[serde(default)]
+    pub cache: BTreeMap<String, StatEntry>,
+    /// Validators of the channel manifest stored in `channel.json`.
+    #[serde(default)]
+    pub channel_validators: Option<Validators>,
+    /// The channel URL those validators belong to (a changed `Server` or `Channel` must not reuse them).
+    #[serde(default)]
+    pub channel_url: Option<String>,
+    /// After `rollback`: the version rolled back from; releases up to it are not reinstalled.
+    #[serde(default)]
+    pub held: Option<String>,
+    #[serde(default)]
+    pub last: Option<LastResult>,
+    #[serde(default)]
+    pub failures: Option<Failures>,
+}
+
+/// The paths of an install's metadata.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub dir: PathBuf,
+    pub meta: PathBuf,
+}
+
+impl Layout {
+    pub fn new(dir: &Path) -> Layout {
+        Layout {
+            dir: dir.to_path_buf(),
+            meta: dir.join(META_DIR),
+        }
+    }
+    pub fn state(&self) -> PathBuf {
+        self.meta.join("state.json")
+    }
+    pub fn journal(&self) -> PathBuf {
+        self.meta.join("journal.json")
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.meta.join("staging")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.meta.join("lock")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.meta.join("launcher.log")
+    }
+    pub fn channel(&self) -> PathBuf {
+        self.meta.join("channel.json")
+    }
+    pub fn channel_sig(&self) -> PathBuf {
+        self.meta.join("channel.json.minisig")
+    }
+    pub fn undo(&self) -> PathBuf {
+        self.meta.join("undo")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("`{}` is damaged ({detail}); the install will be checked file by file", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+}
+
+impl State {
+    /// Reads the state; `Ok(None)` when there is none (nothing installed yet).
+    pub fn load(layout: &Layout) -> Result<Option<State>, StateError> {
+        let path = layout.state();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StateError::Corrupt {
+                    path,
+                    detail: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fs_err("read", &path)(e).into()),
+        }
+    }
+
+    pub fn save(&self, layout: &Layout) -> Result<(), FsError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| FsError {
+            action: "serialise",
+            path: layout.state(),
+            source: std::io::Error::other(e),
+        })?;
+        fsutil::write_atomic(&layout.state(), &bytes)
+    }
+
+    pub fn installed_version(&self) -> Option<&str> {
+        self.installed.as_ref().map(|m| m.version.as_str())
+    }
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Appends one line to `launcher.log`: time, from, to, result, bytes, seconds. Best effort: a log that
+/// cannot be written must not stop the app from starting.
+pub fn log_line(layout: &Layout, from: Option<&str>, to: Option<&str>, result: &str, bytes: u64, secs: f64) {
+    let line = format!(
+        "{}\tfrom={}\tto={}\tresult={}\tbytes={}\tseconds={:.2}\n",
+        crate::manifest::format_time(std::time::SystemTime::now()),
+        from.unwrap_or("-"),
+        to.unwrap_or("-"),
+        result.replace(['\n', '\t'], " "),
+        bytes,
+        secs
+    );
+    if std::fs::create_dir_all(&layout.meta).is_ok() {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(layout.log()) {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! The client's flow, shared by `run`, `check`, `fetch`, `verify` and `rollback`:
+//! config → source → manifest (+ signature, + policy) → scan → plan → stage → commit.
+//!
+//! [`Session::open`] takes the install lock and finishes an interrupted change before anything else.
+//! [`Session::remote`] gets the channel manifest (a `304` reuses the copy saved in `.launcher/`) and
+//! applies the trust rules. [`Session::plan_for`], [`Session::stage`] and [`Session::commit`] are the
+//! rest of an update. Nothing here prints; everything goes through the reporter.
+
+use crate::apply::{self, Journal, JournalOp, Recovered};
+use crate::backup::BackupInfo;
+use crate::config::{BackupMode, CheckMode, Config};
+use crate::fsutil::{self, fs_err, FsError};
+use crate::lock::{self, InstallLock, LockError};
+use crate::manifest::{self, Manifest, ManifestError};
+use crate::plan::{self, Action, Plan};
+use crate::progress::Reporter;
+use crate::repo;
+use crate::scan::{self, Scan};
+use crate::sign::{TrustedKey, VerifyError};
+use crate::source::{self, Fetched, Source, SourceError};
+use crate::stage::{self, StageError, StageStats};
+use crate::state::{Layout, State};
+use crate::version::Version;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("the repository `{server}` has no channel `{channel}` of product `{product}` for {platform} (`{url}` is missing); check Server, Product and Channel in launcher.ini")]
+    NoChannel {
+        server: String,
+        product: String,
+        channel: String,
+        platform: String,
+        url: String,
+    },
+    #[error("the manifest `{url}` is refused")]
+    BadManifest {
+        url: String,
+        #[source]
+        source: ManifestError,
+    },
+    #[error("the manifest `{url}` is refused")]
+    Signature {
+        url: String,
+        #[source]
+        source: VerifyError,
+    },
+    #[error("the manifest `{url}` is refused: {reason}")]
+    Refused { url: String, reason: String },
+    #[error(transparent)]
+    Blocked(#[from] plan::Blocked),
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("the install folder `{}` cannot be written; the launcher needs to create, rename and delete files there: run it as a user who may, or ask IT to grant Modify on the folder", dir.display())]
+    ReadOnly {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl UpdateError {
+    /// True for errors about what the server sent (as opposed to: could not reach it, disk trouble).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            UpdateError::BadManifest { .. } | UpdateError::Signature { .. } | UpdateError::Refused { .. }
+        )
+    }
+}
+
+/// The channel manifest as received and accepted.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub manifest: Manifest,
+    /// The server answered `304`: the saved copy is current.
+    pub not_modified: bool,
+}
+
+/// An open install: configuration, layout, state, and (for changing commands) the lock.
+pub struct Session<'a> {
+    pub cfg: &'a Config,
+    pub layout: Layout,
+    pub state: State,
+    /// The state file existed (something was installed or attempted before).
+    pub had_state: bool,
+    pub reporter: &'a Reporter,
+    pub recovered: Option<Recovered>,
+    /// Force a full check this run (after an unreadable journal or state).
+    pub force_full: bool,
+    _lock: Option<InstallLock>,
+    source: Option<Box<dyn Source>>,
+}
+
+impl<'a> Session<'a> {
+    /// Opens the install for reading only (`check`, `status`): no lock, no recovery, nothing created.
+    pub fn read_only(cfg: &'a Config, reporter: &'a Reporter) -> Session<'a> {
+        let layout = Layout::new(&cfg.dir);
+        let loaded = State::load(&layout);
+        let had_state = matches!(loaded, Ok(Some(_)));
+        Session {
+            cfg,
+            state: loaded.ok().flatten().unwrap_or_default(),
+            had_state,
+            layout,
+            reporter,
+            recovered: None,
+            force_full: false,
+            _lock: None,
+            source: None,
+        }
+    }
+
+    /// Opens the install for changing: creates `.launcher/`, takes the lock, recovers a journal.
+    pub fn open(cfg: &'a Config, reporter: &'a Reporter) -> Result<Session<'a>, UpdateError> {
+        let layout = Layout::new(&cfg.dir);
+        std::fs::create_dir_all(&layout.meta).map_err(|source| UpdateError::ReadOnly {
+            dir: cfg.dir.clone(),
+            source,
+        })?;
+        check_writable(&layout)?;
+        let lock = lock::acquire(&layout.lock(), reporter)?;
+        let recovered = apply::recover(&layout)?;
+        let mut force_full = matches!(recovered, Some(Recovered::Unreadable(_)));
+        let (state, had_state) = match State::load(&layout) {
+            Ok(Some(s)) => (s, true),
+            Ok(None) => (State::default(), false),
+            Err(e) => {
+                reporter.warn(&e);
+                force_full = true;
+                (State::default(), false)
+            }
+        };
+        Ok(Session {
+            cfg,
+            layout,
+            state,
+            had_state,
+            reporter,
+            recovered,
+            force_full,
+            _lock: Some(lock),
+            source: None,
+        })
+    }
+
+    pub fn installed(&self) -> Option<&Manifest> {
+        self.state.installed.as_ref()
+    }
+
+    fn ensure_source(&mut self) -> Result<(), UpdateError> {
+        if self.source.is_none() {
+            self.source = Some(source::open(self.cfg)?);
+        }
+        Ok(())
+    }
+
+    fn trusted_key(&self) -> Option<TrustedKey> {
+        // The config was validated at load time, so a set key parses.
+        self.cfg.public_key.as_deref().and_then(|k| TrustedKey::parse(k).ok())
+    }
+
+    /// Gets and checks the channel manifest. With `persist`, a new copy is saved for the next `304`.
+    pub fn remote(&mut self, persist: bool) -> Result<Remote, UpdateError> {
+        let key = repo::channel_manifest(&self.cfg.product, &self.cfg.channel, &self.cfg.platform);
+        self.ensure_source()?;
+        let src = self.source.as_deref().expect("ensure_source set it");
+        let url = src.url(&key);
+        let saved = std::fs::read(self.layout.channel()).ok();
+        let prev = if self.state.channel_url.as_deref() == Some(url.as_str()) && saved.is_some() {
+            self.state.channel_validators.clone()
+        } else {
+            None
+        };
+        let fetched = match src.manifest(&key, prev.as_ref(), manifest::MAX_MANIFEST_BYTES) {
+            Err(e) if e.is_not_found() => {
+                return Err(UpdateError::NoChannel {
+                    server: self.cfg.server.clone(),
+                    product: self.cfg.product.clone(),
+                    channel: self.cfg.channel.clone(),
+                    platform: self.cfg.platform.clone(),
+                    url,
+                })
+            }
+            other => other?,
+        };
+        let key_trusted = self.trusted_key();
+        let (bytes, sig, validators, not_modified) = match fetched {
+            Fetched::NotModified => {
+                let bytes = saved.unwrap_or_default();
+                let sig = std::fs::read_to_string(self.layout.channel_sig()).ok();
+                (bytes, sig, None, true)
+            }
+            Fetched::Data { bytes, validators } => {
+                let sig = if key_trusted.is_some() {
+                    src.optional(&repo::signature_of(&key), 64 * 1024)?
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                } else {
+                    None
+                };
+                (bytes, sig, Some(validators), false)
+            }
+        };
+        if let Some(k) = &key_trusted {
+            k.verify(&bytes, sig.as_deref())
+                .map_err(|source| UpdateError::Signature { url: url.clone(), source })?;
+        }
+        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest { url: url.clone(), source })?;
+        let refuse = |reason: String| UpdateError::Refused { url: url.clone(), reason };
+        if m.product != self.cfg.product || m.channel != self.cfg.channel || m.platform != self.cfg.platform {
+            return Err(refuse(format!(
+                "it is for {} `{}` on {}, but launcher.ini asks for {} `{}` on {}",
+                m.product, m.channel, m.platform, self.cfg.product, self.cfg.channel, self.cfg.platform
+            )));
+        }
+        if key_trusted.is_some() {
+            if m.is_expired(SystemTime::now()) {
+                return Err(refuse(format!(
+                    "it expired on {} (a frozen or replayed manifest); the publisher must publish again",
+                    m.expires.as_deref().unwrap_or("?")
+                )));
+            }
+            if let Some(inst) = self.installed() {
+                if m.version() < inst.version() {
+                    return Err(refuse(format!(
+                        "its version {} is older than the installed {} (downgrades are refused; use `launcher rollback`)",
+                        m.version,
+                        inst.version
+                    )));
+                }
+            }
+        }
+        if persist && !not_modified {
+            fsutil::write_atomic(&self.layout.channel(), &bytes)?;
+            match &sig {
+                Some(s) => fsutil::write_atomic(&self.layout.channel_sig(), s.as_bytes())?,
+                None => {
+                    let _ = std::fs::remove_file(self.layout.channel_sig());
+                }
+            }
+            self.state.channel_validators = validators;
+            self.state.channel_url = Some(url);
+        }
+        Ok(Remote {
+            manifest: m,
+            not_modified,
+        })
+    }
+
+    /// The version `remote` should install, given the hold left by a rollback.
+    pub fn wanted<'m>(&mut self, remote: &'m Manifest) -> Option<&'m Manifest> {
+        if let Some(h) = &self.state.held {
+            if let Ok(held) = Version::parse(h) {
+                if remote.version() <= held {
+                    return None;
+                }
+            }
+            // A newer release ends the hold.
+            self.state.held = None;
+        }
+        Some(remote)
+    }
+
+    /// Scans the install against `target` and the installed manifest.
+    pub fn scan_for(&self, target: &Manifest) -> Scan {
+        let mode = if self.force_full {
+            CheckMode::Full
+        } else {
+            self.cfg.check
+        };
+        let paths = plan::paths_to_scan(target, self.installed());
+        scan::scan(&self.layout.dir, paths, &self.state.cache, mode, self.reporter)
+    }
+
+    pub fn plan_for(&self, target: &Manifest, scan: &Scan) -> Result<Plan, UpdateError> {
+        Ok(plan::plan(target, self.installed(), scan)?)
+    }
+
+    /// Downloads what `plan` needs.
+    pub fn stage(&mut self, plan: &Plan) -> Result<StageStats, UpdateError> {
+        let needed = plan.needed();
+        if needed.iter().all(|e| stage::is_staged(&self.layout, e)) {
+            return Ok(StageStats {
+                reused: needed.len(),
+                ..Default::default()
+            });
+        }
+        let product = self.cfg.product.clone();
+        let layout = self.layout.clone();
+        let reporter = self.reporter;
+        self.ensure_source()?;
+        let src = self.source.as_deref().expect("ensure_source set it");
+        Ok(stage::stage(&layout, src, &product, &needed, reporter)?)
+    }
+
+    /// Applies a staged plan (journal, backup, renames, state). Returns the backup folder, if one was made.
+    pub fn commit(&mut self, target: &Manifest, plan: &Plan, scan: &Scan, kind: &str) -> Result<Option<PathBuf>, UpdateError> {
+        let previous = self.installed().cloned();
+        // Files that are moved aside: replaced and deleted ones.
+        let moved: Vec<&str> = plan
+            .ops
+            .iter()
+            .filter(|o| o.action != Action::Add)
+            .map(|o| o.path.as_str())
+            .collect();
+        let full = self.cfg.backup_mode == BackupMode::Full;
+        let keep = if previous.is_none() && moved.is_empty() {
+            0 // a first install into an empty folder makes no backup
+        } else {
+            self.cfg.backups
+        };
+        let saved: Vec<String> = if full {
+            previous
+                .iter()
+                .flat_map(|m| m.files.iter())
+                .filter(|f| scan.sha(&f.path).is_some())
+                .map(|f| f.path.clone())
+                .collect()
+        } else {
+            moved.iter().map(|p| p.to_string()).collect()
+        };
+        let info = BackupInfo {
+            from: previous.as_ref().map(|m| m.version.clone()),
+            to: target.version.clone(),
+            created: manifest::format_time(SystemTime::now()),
+            mode: if full { "full" } else { "changed" }.into(),
+            added: plan
+                .ops
+                .iter()
+                .filter(|o| o.action == Action::Add)
+                .map(|o| o.path.clone())
+                .collect(),
+            saved,
+            manifest: previous.clone(),
+        };
+        let (backup_rel, temporary, folder) = apply::make_backup(&self.layout, keep, full, info)?;
+        apply::crash_point("backup-ready");
+        let staging_rel = format!("{}/staging", crate::state::META_DIR);
+        let ops = plan
+            .ops
+            .iter()
+            .map(|o| JournalOp {
+                path: o.path.clone(),
+                new: o.entry.clone(),
+                src: o.entry.as_ref().map(|e| format!("{staging_rel}/{}", e.sha256)),
+                had_old: o.action != Action::Add,
+            })
+            .collect();
+        let journal = Journal {
+            kind: kind.to_string(),
+            target: target.clone(),
+            previous,
+            backup: backup_rel,
+            backup_is_temporary: temporary,
+            consume: None,
+            held: self.state.held.clone(),
+            ops,
+        };
+        for t in &plan.touch {
+            apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
+        }
+        let mut cache = scan.cache.clone();
+        for t in &plan.touch {
+            if let Some(e) = scan::entry_for(&self.layout.dir, &t.path, &t.sha256) {
+                cache.insert(t.path.clone(), e);
+            }
+        }
+        apply::commit(&self.layout, &journal, &mut self.state, cache)?;
+        let keep: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        stage::clean(&self.layout, &keep);
+        Ok(folder)
+    }
+
+    /// Saves the state when the scan refreshed the cache or metadata was fixed (no update needed).
+    pub fn settle(&mut self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<(), UpdateError> {
+        for t in &plan.touch {
+            apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
+        }
+        let mut cache = scan.cache.clone();
+        for t in &plan.touch {
+            if let Some(e) = scan::entry_for(&self.layout.dir, &t.path, &t.sha256) {
+                cache.insert(t.path.clone(), e);
+            }
+        }
+        let installed_changed = self.state.installed.as_ref() != Some(target);
+        if cache != self.state.cache || installed_changed || !self.had_state {
+            self.state.cache = cache;
+            self.state.installed = Some(target.clone());
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    pub fn save(&mut self) -> Result<(), UpdateError> {
+        self.state.save(&self.layout)?;
+        self.had_state = true;
+        Ok(())
+    }
+
+    /// True when every file of the installed version is present with the right content.
+    pub fn installed_is_complete(&self) -> bool {
+        let Some(m) = self.installed() else { return false };
+        let s = scan::scan(
+            &self.layout.dir,
+            m.files.iter().map(|f| f.path.as_str()),
+            &self.state.cache,
+            self.cfg.check,
+            &Reporter::silent(),
+        );
+        m.files.iter().all(|f| s.sha(&f.path) == Some(f.sha256.as_str()))
+    }
+}
+
+/// Fails early, with the folder and the right needed, when the install folder is read-only.
+fn check_writable(layout: &Layout) -> Result<(), UpdateError> {
+    let probe = layout.meta.join(".write-test");
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(source) => Err(UpdateError::ReadOnly {
+            dir: layout.dir.clone(),
+            source,
+        }),
+    }
+}
+
+/// Reads a file into a `String` with an error that names it.
+pub fn read_text(path: &std::path::Path) -> Result<String, FsError> {
+    std::fs::read_to_string(path).map_err(fs_err("read", path))
+}
