@@ -36,11 +36,7 @@ pub fn signature_of(key: &str) -> String {
 
 /// The platform this launcher was built for, spelled as DESIGN.md says (`linux-x86_64`, `windows-x86_64`).
 pub fn current_platform() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "macos",
-        other => other,
-    };
-    format!("{os}-{}", std::env::consts::ARCH)
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 #[cfg(test)]

@@ -38,8 +38,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     let current = s.installed().cloned().ok_or_else(|| RollbackError::NotInstalled(dir.clone()))?;
     let (_, folder) = backup::list(&dir)
         .into_iter()
-        .filter(|(_, p)| p.join(backup::INFO_FILE).exists())
-        .next_back()
+        .rfind(|(_, p)| p.join(backup::INFO_FILE).exists())
         .ok_or_else(|| RollbackError::NoBackup(dir.clone()))?;
     let info = backup::read_info(&folder).map_err(UpdateError::from)?;
     let target: Manifest = info.manifest.clone().ok_or_else(|| RollbackError::NoVersion(folder.clone()))?;
