@@ -194,6 +194,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         values
             .iter()
             .find(|(s, k, _, _)| *s == sec && *k == key)
+            .filter(|(_, _, v, _)| !v.is_empty()) // `Key =` means the default
             .map(|(_, _, v, l)| (v.clone(), *l))
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -202,7 +203,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         if pb.is_absolute() || looks_windows_absolute(p) {
             pb
         } else {
-            base.join(pb)
+            // `Dir = .` means the ini's folder itself, not `<folder>/.`.
+            base.join(pb).components().filter(|c| *c != std::path::Component::CurDir).collect()
         }
     };
     let bad = |key: &str, line: usize, value: &str, allowed: &str| -> String {
@@ -403,6 +405,15 @@ mod tests {
         assert_eq!(c.arguments, vec!["--profile", "My Docs", "-x"]);
         assert_eq!(c.timeout, Duration::from_secs(10));
         assert!(c.public_key.is_none() && c.executable.is_none());
+    }
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let c = p(include_str!("../launcher.ini.example")).unwrap();
+        assert_eq!(c.channel, "stable");
+        assert_eq!(c.platform, crate::repo::current_platform());
+        assert_eq!((c.backups, c.backup_mode, c.check), (3, BackupMode::Changed, CheckMode::Quick));
+        assert!(c.ca_file.is_none() && c.proxy.is_none() && c.working_dir.is_none());
     }
 
     #[test]

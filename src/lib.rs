@@ -22,6 +22,7 @@ pub mod publish;
 pub mod repo;
 pub mod rollback;
 pub mod scan;
+pub mod selfupdate;
 pub mod serve;
 pub mod sign;
 pub mod source;

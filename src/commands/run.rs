@@ -13,6 +13,7 @@ use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::state::{self, LastResult};
+use crate::selfupdate::{self, Me};
 use crate::update::{Session, UpdateError};
 use std::ffi::OsString;
 use std::time::Instant;
@@ -20,6 +21,11 @@ use std::time::Instant;
 pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
     let cfg = load_config(ctx)?;
     let r = &ctx.reporter;
+    // Found before the update: afterwards the running executable's file is in the backup.
+    let me = Me::detect();
+    if me.restarted {
+        r.detail("Running the new launcher after a self-update");
+    }
     let mut session = match Session::open(&cfg, r) {
         Ok(s) => s,
         Err(e) => {
@@ -34,12 +40,29 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
     if cfg.enable {
         let started = Instant::now();
         let mut mandatory = false;
-        let result = update(&mut session, &mut mandatory);
+        let result = update(&mut session, &mut mandatory, &me);
         let secs = started.elapsed().as_secs_f64();
         match result {
-            Ok(Some((to, bytes))) => {
+            Ok(Some((to, bytes, replaced_self))) => {
                 let from = session.state.last.as_ref().and_then(|l| l.from.clone());
                 state::log_line(&session.layout, from.as_deref(), Some(&to), "ok", bytes, secs);
+                if let (true, Some(path)) = (replaced_self, me.path.clone()) {
+                    drop(session); // the new launcher takes the lock itself
+                    r.info("The launcher was updated; restarting it");
+                    match selfupdate::restart(&path) {
+                        Ok(code) => return Ok(code),
+                        Err(e) => {
+                            r.warn(format!("{}; carrying on with the running launcher", one_line(&e)));
+                            let ro = Session::read_only(&cfg, r);
+                            let m = ro.installed().cloned();
+                            drop(ro);
+                            if let Some(m) = m {
+                                return start(&cfg, &m, app_args);
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
             }
             Ok(None) => {}
             Err(e) => {
@@ -99,8 +122,9 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// One update attempt: Ok(Some((version, bytes))) when something was applied.
-fn update(s: &mut Session, mandatory: &mut bool) -> Result<Option<(String, u64)>, UpdateError> {
+/// One update attempt: Ok(Some((version, bytes, replaced_self))) when something was applied;
+/// `replaced_self` is true when the running launcher's own file was replaced and it must restart.
+fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(String, u64, bool)>, UpdateError> {
     let r = s.reporter;
     let remote = s.remote(true)?;
     *mandatory = remote.manifest.mandatory
@@ -138,6 +162,9 @@ fn update(s: &mut Session, mandatory: &mut bool) -> Result<Option<(String, u64)>
         human_bytes(plan.download_bytes())
     ));
     let stats = s.stage(&plan)?;
+    let self_rel = me.manifest_path(&s.layout.dir);
+    let replaced_self = !me.restarted
+        && self_rel.is_some_and(|p| plan.ops.iter().any(|o| o.path == p && o.entry.is_some() && o.action == crate::plan::Action::Replace));
     let backup = s.commit(&target, &plan, &scan, "update")?;
     s.state.last = Some(LastResult {
         time: crate::manifest::format_time(std::time::SystemTime::now()),
@@ -158,7 +185,7 @@ fn update(s: &mut Session, mandatory: &mut bool) -> Result<Option<(String, u64)>
         plan.ops.len(),
         human_bytes(stats.downloaded)
     ));
-    Ok(Some((target.version.clone(), stats.downloaded)))
+    Ok(Some((target.version.clone(), stats.downloaded, replaced_self)))
 }
 
 fn start_installed(cfg: &Config, s: &Session, app_args: Vec<OsString>, why: &str) -> anyhow::Result<i32> {

@@ -350,3 +350,77 @@ pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+// --- A `launcher serve -v` whose request log is collected (used by tests/it/update.rs).
+
+/// `launcher serve -v` with its stderr read by a thread, so a test can count the requests a launch made.
+pub struct LoggedServer {
+    pub server: Server,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    probes: std::sync::atomic::AtomicUsize,
+}
+
+impl LoggedServer {
+    /// Starts `launcher serve --repo REPO --listen 127.0.0.1:0 -v`.
+    pub fn start(repo: &Path) -> LoggedServer {
+        let mut c = launcher();
+        c.args(["serve", "--repo", repo.to_str().unwrap(), "--listen", "127.0.0.1:0", "-v"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("start launcher serve -v");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("launcher serve printed no URL: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        LoggedServer {
+            server: Server { child, url },
+            lines,
+            probes: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    /// Every request logged so far (`GET /path STATUS N bytes`). The server logs a request before it
+    /// answers it, so a probe request whose line has arrived means every request answered before this
+    /// call is in the list; probes themselves are left out.
+    pub fn requests(&self) -> Vec<String> {
+        let n = self.probes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let probe = format!("/__probe__/{n}");
+        http(&self.server.url, "GET", &probe, &[]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            {
+                let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+                if lines.iter().any(|l| l.contains(&format!("{probe} "))) {
+                    return lines
+                        .iter()
+                        .filter(|l| l.starts_with("GET ") || l.starts_with("HEAD "))
+                        .filter(|l| !l.contains("/__probe__/"))
+                        .cloned()
+                        .collect();
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "`launcher serve -v` never logged the probe request {probe}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
