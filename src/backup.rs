@@ -5,6 +5,11 @@
 //! oldest is deleted and the others move down one. `backup.json` records the version the backup came
 //! from, the manifest that was installed, the files the update added and the files saved in it, so that
 //! restoring it gives back exactly the previous version. Only folders named `bkp.NNN` are touched.
+//!
+//! A new backup is written as `backup.json.pending` and becomes `backup.json` only when its update is
+//! committed (`apply` finalizes it after the new state is written). So a backup folder with
+//! `backup.json` always holds what it says: an update that crashed or was undone before its commit
+//! leaves at most a pending folder, which `status` and `rollback` ignore and the next update removes.
 
 use crate::fsutil::{self, fs_err, FsError};
 use crate::manifest::Manifest;
@@ -13,6 +18,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub const INFO_FILE: &str = "backup.json";
+/// `backup.json` of a backup whose update is not committed yet.
+pub const PENDING_FILE: &str = "backup.json.pending";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupInfo {
@@ -62,12 +69,47 @@ pub fn read_info(folder: &Path) -> Result<BackupInfo, FsError> {
 }
 
 pub fn write_info(folder: &Path, info: &BackupInfo) -> Result<(), FsError> {
+    write_info_as(folder, INFO_FILE, info)
+}
+
+/// Writes the info of a backup whose update is not committed yet (see the module doc).
+pub fn write_pending_info(folder: &Path, info: &BackupInfo) -> Result<(), FsError> {
+    write_info_as(folder, PENDING_FILE, info)
+}
+
+fn write_info_as(folder: &Path, name: &str, info: &BackupInfo) -> Result<(), FsError> {
     let bytes = serde_json::to_vec_pretty(info).map_err(|e| FsError {
         action: "serialise",
-        path: folder.join(INFO_FILE),
+        path: folder.join(name),
         source: std::io::Error::other(e),
     })?;
-    fsutil::write_atomic(&folder.join(INFO_FILE), &bytes)
+    fsutil::write_atomic(&folder.join(name), &bytes)
+}
+
+/// The backups still pending for an update to `version` (made by it, not committed yet).
+pub fn pending_for(dir: &Path, version: &str) -> Vec<PathBuf> {
+    list(dir)
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| !p.join(INFO_FILE).exists())
+        .filter(|p| {
+            fs::read(p.join(PENDING_FILE))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<BackupInfo>(&b).ok())
+                .is_some_and(|i| i.to == version)
+        })
+        .collect()
+}
+
+/// Makes the pending backups of a committed update to `version` real backups.
+pub fn finalize_pending(dir: &Path, version: &str) -> Result<(), FsError> {
+    for p in pending_for(dir, version) {
+        let from = p.join(PENDING_FILE);
+        let to = p.join(INFO_FILE);
+        fs::rename(&from, &to).map_err(fs_err("finalize the backup", &from))?;
+        fsutil::sync_dir(&p);
+    }
+    Ok(())
 }
 
 fn remove_tree(p: &Path) -> Result<(), FsError> {
@@ -85,8 +127,8 @@ pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
         if p.join(INFO_FILE).exists() {
             existing.push((n, p));
         } else {
-            // Left by an update that stopped before writing its backup.json: nothing of value in it
-            // that recovery has not already put back.
+            // Left by an update that stopped or was undone before its commit (no `backup.json`, at
+            // most a pending one): nothing of value in it that recovery has not already put back.
             remove_tree(&p)?;
         }
     }

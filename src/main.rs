@@ -37,11 +37,15 @@ fn report(err: &anyhow::Error) -> i32 {
     for cause in chain {
         let _ = writeln!(stderr, "  caused by: {cause}");
     }
-    for cause in err.chain() {
-        if let Some(f) = cause.downcast_ref::<Failure>() {
-            status = f.code;
-            hint = hint.or_else(|| f.hint.clone());
-        }
+    // A `Failure` attached with `.context(..)` is only reachable through anyhow's own downcast (the
+    // chain yields anyhow's context wrapper, not the `Failure`); one further in is found in the chain.
+    let outer = err.downcast_ref::<Failure>();
+    for f in outer
+        .into_iter()
+        .chain(err.chain().filter_map(|c| c.downcast_ref::<Failure>()))
+    {
+        status = f.code;
+        hint = hint.or_else(|| f.hint.clone());
     }
     if let Some(h) = hint {
         let _ = writeln!(stderr, "hint: {h}");

@@ -43,8 +43,10 @@ pub enum VerifyError {
     Malformed,
     #[error("the manifest is signed by another key (key id {found}, expected {expected})")]
     OtherKey { found: String, expected: String },
-    #[error("the signature does not match: the manifest or its trusted comment was changed after signing")]
+    #[error("the signature does not match the manifest: its content was changed after signing")]
     Mismatch,
+    #[error("the signature's trusted comment was changed after signing")]
+    CommentChanged,
 }
 
 /// A secret key ready to sign, with its public half for a self-check.
@@ -123,9 +125,13 @@ impl Signer {
             return Err(bad("it is not an Ed25519 minisign key"));
         }
         let encrypted = raw[2..4] != [0, 0];
-        let password = if !encrypted {
-            Some(String::new())
-        } else if let Ok(p) = std::env::var(PASSWORD_ENV) {
+        if !encrypted {
+            // minisign 0.11 writes `-W` keys with an all-zero checksum and does not check it; the crate's
+            // `from_box` would, and call the mismatch a wrong password. Read the raw key as the tool does.
+            let sk = SecretKey::from_bytes(&raw).map_err(|e| bad(&e.to_string()))?;
+            return Ok(Signer { sk });
+        }
+        let password = if let Ok(p) = std::env::var(PASSWORD_ENV) {
             Some(p)
         } else if std::io::stdin().is_terminal() {
             None // minisign asks on the terminal
@@ -161,7 +167,23 @@ impl Signer {
 #[derive(Clone)]
 pub struct TrustedKey {
     key: minisign_verify::PublicKey,
+    key_b64: String,
     id: String,
+}
+
+/// Tells a changed manifest from a changed trusted comment (minisign-verify reports both the same way;
+/// the minisign crate checks them one after the other).
+fn classify_mismatch(key_b64: &str, data: &[u8], sig_text: &str) -> VerifyError {
+    let (Ok(pk), Ok(sig)) = (
+        minisign::PublicKey::from_base64(key_b64),
+        minisign::SignatureBox::from_string(sig_text),
+    ) else {
+        return VerifyError::Mismatch;
+    };
+    match minisign::verify(&pk, &sig, Cursor::new(data), true, false, false) {
+        Err(e) if e.to_string().contains("Comment signature") => VerifyError::CommentChanged,
+        _ => VerifyError::Mismatch,
+    }
 }
 
 fn key_id(raw_id: &[u8]) -> String {
@@ -183,6 +205,7 @@ impl TrustedKey {
             .map_err(|_| VerifyError::BadPublicKey(text.to_string()))?;
         Ok(TrustedKey {
             key,
+            key_b64: line.to_string(),
             id: key_id(&raw[2..10]),
         })
     }
@@ -205,7 +228,7 @@ impl TrustedKey {
             | minisign_verify::Error::UnexpectedAlgorithm
             | minisign_verify::Error::UnsupportedAlgorithm
             | minisign_verify::Error::UnsupportedLegacyMode => VerifyError::Malformed,
-            _ => VerifyError::Mismatch,
+            _ => classify_mismatch(&self.key_b64, data, text),
         })
     }
 }
@@ -246,6 +269,6 @@ mod tests {
         let other = Signer::load(&sk2).unwrap().sign(b"hello", "c").unwrap();
         assert!(matches!(key.verify(b"hello", Some(&other)), Err(VerifyError::OtherKey { .. })));
         let tampered = sig.replace("file:x", "file:y");
-        assert_eq!(key.verify(b"hello", Some(&tampered)), Err(VerifyError::Mismatch));
+        assert_eq!(key.verify(b"hello", Some(&tampered)), Err(VerifyError::CommentChanged));
     }
 }

@@ -256,6 +256,34 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// The signed release manifest of `version` (for `verify --repair`, which must not trust the local
+    /// state alone when a key is configured).
+    pub fn release(&mut self, version: &str) -> Result<Manifest, UpdateError> {
+        let key = repo::release_manifest(&self.cfg.product, version, &self.cfg.platform);
+        self.ensure_source()?;
+        let src = self.source.as_deref().expect("ensure_source set it");
+        let url = src.url(&key);
+        let bytes = match src.manifest(&key, None, manifest::MAX_MANIFEST_BYTES)? {
+            Fetched::Data { bytes, .. } => bytes,
+            Fetched::NotModified => Vec::new(),
+        };
+        if let Some(k) = self.trusted_key() {
+            let sig = src
+                .optional(&repo::signature_of(&key), 64 * 1024)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            k.verify(&bytes, sig.as_deref())
+                .map_err(|source| UpdateError::Signature { url: url.clone(), source })?;
+        }
+        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest { url: url.clone(), source })?;
+        if m.product != self.cfg.product || m.platform != self.cfg.platform || m.version != version {
+            return Err(UpdateError::Refused {
+                url,
+                reason: format!("it is {} {} for {}, not {} {version} for {}", m.product, m.version, m.platform, self.cfg.product, self.cfg.platform),
+            });
+        }
+        Ok(m)
+    }
+
     /// The version `remote` should install, given the hold left by a rollback.
     pub fn wanted<'m>(&mut self, remote: &'m Manifest) -> Option<&'m Manifest> {
         if let Some(h) = &self.state.held {

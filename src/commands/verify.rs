@@ -51,6 +51,15 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
         r.info(format!("{} of {} files are damaged; `launcher verify --repair` restores them", damaged.len(), m.files.len()));
         return Ok(code::DAMAGED);
     }
+    // With a key, repair only from the signed release manifest, not from the local state alone.
+    let m = if cfg.public_key.is_some() {
+        let mut signed = s.release(&m.version).context("cannot repair")?;
+        signed.channel = m.channel.clone();
+        signed
+    } else {
+        m
+    };
+    let result = scan::scan(&s.layout.dir, crate::plan::paths_to_scan(&m, s.installed()), &s.state.cache, CheckMode::Full, &crate::progress::Reporter::silent());
     let plan = s.plan_for(&m, &result)?;
     s.stage(&plan).context("cannot download the files to repair")?;
     let backup = s.commit(&m, &plan, &result, "repair").context("cannot repair")?;

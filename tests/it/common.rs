@@ -364,9 +364,16 @@ impl LoggedServer {
     /// Starts `launcher serve --repo REPO --listen 127.0.0.1:0 -v`.
     pub fn start(repo: &Path) -> LoggedServer {
         let mut c = launcher();
-        c.args(["serve", "--repo", repo.to_str().unwrap(), "--listen", "127.0.0.1:0", "-v"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.args([
+            "serve",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "-v",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = c.spawn().expect("start launcher serve -v");
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = lines.clone();
@@ -378,7 +385,9 @@ impl LoggedServer {
             }
         });
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -400,7 +409,9 @@ impl LoggedServer {
     /// answers it, so a probe request whose line has arrived means every request answered before this
     /// call is in the list; probes themselves are left out.
     pub fn requests(&self) -> Vec<String> {
-        let n = self.probes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let n = self
+            .probes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let probe = format!("/__probe__/{n}");
         http(&self.server.url, "GET", &probe, &[]);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -423,4 +434,67 @@ impl LoggedServer {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
+}
+
+// --- Installed launchers that update themselves (used by tests/it/selfupdate.rs).
+
+/// A command for a launcher file at `exe` (a copy of the binary, or whatever a release put there),
+/// with the environment cleared as [`launcher`] does.
+pub fn launcher_at(exe: &Path) -> Command {
+    let mut c = Command::new(exe);
+    c.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    c.env("NO_COLOR", "1");
+    c.stdin(Stdio::null());
+    c
+}
+
+/// [`run`] for a program file the test has just written: another test thread that forks at that
+/// moment holds the file open for writing until its child execs, which makes `exec` fail with
+/// `ETXTBSY` ("text file busy") for a short while, so that error is retried.
+pub fn run_fresh(mut c: Command, dir: Option<&Path>) -> Run {
+    let cmd = format!("{c:?}");
+    let mut tries = 0;
+    let out = loop {
+        match c.output() {
+            Err(e) if e.raw_os_error() == Some(26) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            r => break r.unwrap_or_else(|e| panic!("cannot start {cmd}: {e}")),
+        }
+    };
+    Run {
+        cmd,
+        out,
+        dir: dir.map(Path::to_path_buf),
+    }
+}
+
+/// Copies the launcher binary to `to` (executable, like the original).
+pub fn copy_launcher(to: &Path) {
+    if let Some(p) = to.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::copy(BIN, to).unwrap_or_else(|e| panic!("copy {BIN} to {}: {e}", to.display()));
+}
+
+/// A different launcher that still runs: the binary with `tag` appended (an ELF or PE with trailing
+/// bytes loads as before).
+pub fn copy_changed_launcher(to: &Path, tag: &str) {
+    use std::io::Write;
+    copy_launcher(to);
+    let mut f = std::fs::OpenOptions::new().append(true).open(to).unwrap();
+    f.write_all(format!("\n-- changed launcher {tag} --\n").as_bytes()).unwrap();
+}
+
+/// The SHA-256 of a file, streamed (launcher binaries are large).
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).unwrap();
+    hex::encode(h.finalize())
 }

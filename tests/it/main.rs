@@ -6,3 +6,5 @@ mod publish;
 mod nginx;
 mod serve;
 mod sign;
+mod update;
+mod selfupdate;
