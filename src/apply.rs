@@ -2,24 +2,33 @@
 //!
 //! Steps of [`commit`]:
 //! 1. The contents are already staged and verified (`stage`).
-//! 2. Backups are rotated and the new backup folder gets `backup.json` (or, without backups, the old
-//!    files go to `.launcher/undo`, removed after the commit).
+//! 2. Backups are rotated and the new backup folder gets `backup.json.pending` (or, without backups,
+//!    the old files go to `.launcher/undo`, removed after the commit). It becomes `backup.json` in
+//!    step 5, so a backup that says what it holds always holds it.
 //! 3. The journal (target manifest, backup folder, operations) is written to a temp file, fsynced and
 //!    renamed to `.launcher/journal.json`, and the folder is fsynced. **This is the point of no return**:
 //!    from here on, a start that finds the journal finishes or undoes the change before anything else.
 //! 4. Each operation renames the old file into the backup, then renames the staged content into place
 //!    (a content used by several paths is copied for all but the last), sets the date and executable
 //!    bit.
-//! 5. The touched folders are fsynced, the new state is written atomically, the journal is removed.
+//! 5. The touched folders are fsynced, the new state is written atomically, the pending backup is
+//!    finalized, the journal is removed.
 //!
 //! [`recover`] runs on every start when a journal exists. It rolls forward when every new content is
 //! available (already in place, or staged and hashing right), otherwise it rolls back from the backup.
-//! Both directions are idempotent, so a crash during recovery is recovered by the next start.
+//! Both directions are idempotent, so a crash during recovery is recovered by the next start. It also
+//! removes the temp files an interrupted copy or atomic write left behind (`.launcher-tmp-*` beside
+//! the app's files, `.tmp-*` in `.launcher/`).
 //!
 //! What is fsynced and why: staged files (before the journal can name them), the journal and its folder
-//! (so the point of no return survives a power cut), the folders touched by renames (so the renames are
-//! durable before the state says they happened), and the state (atomic replace). File contents placed by
+//! (so the point of no return survives a power cut), the folders touched by renames and the parents of
+//! folders created on the way (so the renames are durable before the state says they happened), the
+//! state (atomic replace), and the backup folder when its info is finalized. File contents placed by
 //! rename were fsynced when staged, so they are not fsynced again.
+//!
+//! Crash points (`crash_point`, feature `fault-injection`), in order: `staged` (stage), `rotate-deleted`
+//! (backup), `backup-ready`, `journal-written`, `moved-to-backup` and `placed` (once per rename),
+//! `before-state`, `after-state`; in recovery `recovery-start`, `recovery-placed`, `recovery-undone`.
 //!
 //! Never: write through a symbolic link on the way into the install folder, delete a file the launcher
 //! did not install (such files are moved into the backup), or leave the journal behind after success.
@@ -79,24 +88,36 @@ pub enum ApplyError {
 }
 
 /// Test-only crash points: with the `fault-injection` feature, `LAUNCHER_CRASH_AT=name` or `name:N`
-/// aborts the process at the N-th (default first) time the named point is reached.
+/// aborts the process at the N-th (default first) time the named point is reached, and
+/// `LAUNCHER_PAUSE_AT=name` or `name:N` stops there (holding the lock) until the process is killed.
 #[cfg(feature = "fault-injection")]
 pub fn crash_point(name: &str) {
     static COUNT: std::sync::Mutex<BTreeMap<String, u32>> = std::sync::Mutex::new(BTreeMap::new());
-    let Ok(spec) = std::env::var("LAUNCHER_CRASH_AT") else { return };
-    let (want, nth) = match spec.split_once(':') {
-        Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
-        None => (spec.clone(), 1),
+    let wanted = |var: &str| -> Option<u32> {
+        let spec = std::env::var(var).ok()?;
+        let (want, nth) = match spec.split_once(':') {
+            Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
+            None => (spec.clone(), 1),
+        };
+        (want == name).then_some(nth)
     };
-    if want != name {
+    let crash = wanted("LAUNCHER_CRASH_AT");
+    let pause = wanted("LAUNCHER_PAUSE_AT");
+    if crash.is_none() && pause.is_none() {
         return;
     }
     let mut map = COUNT.lock().unwrap_or_else(|p| p.into_inner());
     let c = map.entry(name.to_string()).or_insert(0);
     *c += 1;
-    if *c == nth {
+    if crash == Some(*c) {
         eprintln!("crash point `{name}` reached: aborting (LAUNCHER_CRASH_AT)");
         std::process::abort();
+    }
+    if pause == Some(*c) {
+        eprintln!("crash point `{name}` reached: pausing until killed (LAUNCHER_PAUSE_AT)");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
 }
 
@@ -141,8 +162,14 @@ fn is_sharing_violation(e: &io::Error) -> bool {
     cfg!(windows) && matches!(e.raw_os_error(), Some(32) | Some(33))
 }
 
-/// Creates the folders on the way to `dest`, refusing any that is a link.
-fn prepare_parent(dir: &Path, dest: &Path, checked: &mut BTreeSet<PathBuf>) -> Result<(), ApplyError> {
+/// Creates the folders on the way to `dest`, refusing any that is a link. The parent of each folder it
+/// creates goes into `touched`, to be fsynced with the renames.
+fn prepare_parent(
+    dir: &Path,
+    dest: &Path,
+    checked: &mut BTreeSet<PathBuf>,
+    touched: &mut BTreeSet<PathBuf>,
+) -> Result<(), ApplyError> {
     let Some(parent) = dest.parent() else { return Ok(()) };
     if checked.contains(parent) {
         return Ok(());
@@ -166,6 +193,7 @@ fn prepare_parent(dir: &Path, dest: &Path, checked: &mut BTreeSet<PathBuf>) -> R
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir(&cur).map_err(fs_err("create folder", &cur))?;
+                touched.insert(cur.parent().unwrap_or(dir).to_path_buf());
             }
             Err(e) => return Err(fs_err("read", &cur)(e).into()),
         }
@@ -186,7 +214,10 @@ fn move_to_backup(
     if fs::symlink_metadata(&from).is_err() {
         return Ok(false);
     }
-    fs::create_dir_all(backup).map_err(fs_err("create the backup folder", backup))?;
+    if fs::symlink_metadata(backup).is_err() {
+        fs::create_dir_all(backup).map_err(fs_err("create the backup folder", backup))?;
+        touched.insert(backup.parent().unwrap_or(dir).to_path_buf());
+    }
     let mut to = fsutil::native(backup, path);
     if fs::symlink_metadata(&to).is_ok() {
         // Already holds the old content (a retried step): keep both, never overwrite a saved file.
@@ -196,7 +227,7 @@ fn move_to_backup(
             n += 1;
         }
     }
-    prepare_parent(backup, &to, checked)?;
+    prepare_parent(backup, &to, checked, touched)?;
     rename_retry(&from, &to)?;
     touched.insert(from.parent().unwrap_or(dir).to_path_buf());
     touched.insert(to.parent().unwrap_or(backup).to_path_buf());
@@ -288,7 +319,7 @@ fn apply_ops(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeM
             out.moved_to_backup += 1;
         }
         if let (Some(e), Some(src)) = (&op.new, &op.src) {
-            prepare_parent(dir, &dest, &mut checked)?;
+            prepare_parent(dir, &dest, &mut checked, &mut touched)?;
             let copy = last_use.get(src.as_str()) != Some(&i);
             place(&fsutil::native(dir, src), &dest, copy)?;
             set_meta(&dest, e)?;
@@ -332,6 +363,7 @@ fn finish(
     state.held = j.held.clone();
     state.save(layout)?;
     crash_point("after-state");
+    backup::finalize_pending(dir, &j.target.version)?;
     remove_journal_and_leftovers(layout, j)
 }
 
@@ -379,7 +411,38 @@ pub fn recover(layout: &Layout) -> Result<Option<Recovered>, ApplyError> {
     recover_as(layout, Direction::Auto)
 }
 
+/// Removes temp files that an interrupted atomic write left in `.launcher/` (the caller holds the lock,
+/// so no other launcher is writing them).
+fn remove_stale_meta_temps(layout: &Layout) {
+    remove_temps_in(&layout.meta, ".tmp-");
+}
+
+/// Removes the files named `prefix*` directly in `folder`.
+fn remove_temps_in(folder: &Path, prefix: &str) {
+    let Ok(rd) = fs::read_dir(folder) else { return };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with(prefix) && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Removes the `.launcher-tmp-*` files an interrupted copy left beside the journal's files.
+fn remove_stray_copies(dir: &Path, j: &Journal) {
+    let parents: BTreeSet<PathBuf> = j
+        .ops
+        .iter()
+        .filter_map(|op| fsutil::native(dir, &op.path).parent().map(Path::to_path_buf))
+        .collect();
+    for p in parents {
+        remove_temps_in(&p, ".launcher-tmp-");
+    }
+}
+
 fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>, ApplyError> {
+    if direction == Direction::Auto {
+        remove_stale_meta_temps(layout);
+    }
     let path = layout.journal();
     let bytes = match fs::read(&path) {
         Ok(b) => b,
@@ -400,6 +463,7 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     };
     crash_point("recovery-start");
     let dir = &layout.dir;
+    remove_stray_copies(dir, &j);
     let backup = fsutil::native(dir, &j.backup);
     // Roll forward when every new content is in place or available with the right hash.
     let forward = direction == Direction::Auto && j.ops.iter().all(|op| match (&op.new, &op.src) {
@@ -422,7 +486,7 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                         continue;
                     }
                     move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
-                    prepare_parent(dir, &dest, &mut checked)?;
+                    prepare_parent(dir, &dest, &mut checked, &mut touched)?;
                     // Copy: the same source may serve a later op, and staging is cleaned afterwards.
                     place(&fsutil::native(dir, src), &dest, true)?;
                     set_meta(&dest, e)?;
@@ -438,6 +502,13 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
         }
         let cache = std::mem::take(&mut state.cache);
         finish(layout, &j, &mut state, cache, &touched)?;
+        // The staged contents were copied into place; the commit that stopped would have cleaned them.
+        let staging = format!("{}/staging/", crate::state::META_DIR);
+        for src in j.ops.iter().filter_map(|op| op.src.as_deref()) {
+            if src.starts_with(&staging) {
+                let _ = fs::remove_file(fsutil::native(dir, src));
+            }
+        }
         return Ok(Some(Recovered::Forward {
             kind: j.kind.clone(),
             version: j.target.version.clone(),
@@ -453,7 +524,7 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
             let src = op.src.as_deref().map(|s| fsutil::native(dir, s));
             match src {
                 Some(s) if fs::symlink_metadata(&s).is_err() => {
-                    prepare_parent(dir, &s, &mut checked)?;
+                    prepare_parent(dir, &s, &mut checked, &mut touched)?;
                     rename_retry(&dest, &s)?;
                 }
                 _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
@@ -461,7 +532,7 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
             touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
         }
         if op.had_old && saved_exists && fs::symlink_metadata(&dest).is_err() {
-            prepare_parent(dir, &dest, &mut checked)?;
+            prepare_parent(dir, &dest, &mut checked, &mut touched)?;
             rename_retry(&saved, &dest)?;
             touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
         }
@@ -473,9 +544,20 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     let journal = layout.journal();
     fs::remove_file(&journal).map_err(fs_err("remove the journal", &journal))?;
     fsutil::sync_dir(&layout.meta);
-    // The backup folder was made for the change that did not happen.
+    // The backup folders were made for the change that did not happen.
     let _ = fs::remove_dir_all(&backup);
-    if j.previous.is_none() && state.installed.is_none() {
+    for p in backup::pending_for(dir, &j.target.version) {
+        let _ = fs::remove_dir_all(p);
+    }
+    if state.installed.as_ref() == Some(&j.target) && j.previous.as_ref() != Some(&j.target) {
+        // The state was written before the change failed (a step after the state write): it must
+        // describe the files that are back in place.
+        for op in &j.ops {
+            state.cache.remove(&op.path);
+        }
+        state.installed = j.previous.clone();
+        state.save(layout)?;
+    } else if j.previous.is_none() && state.installed.is_none() {
         let _ = state.save(layout);
     }
     Ok(Some(Recovered::Back {
@@ -515,9 +597,9 @@ pub fn make_backup(
             }
             fs::copy(&from, &to).map_err(fs_err("copy into the backup", &from))?;
         }
-        backup::write_info(&folder, &info)?;
+        backup::write_pending_info(&folder, &info)?;
         return Ok((undo_rel, true, Some(folder)));
     }
-    backup::write_info(&folder, &info)?;
+    backup::write_pending_info(&folder, &info)?;
     Ok((rel, false, Some(folder)))
 }

@@ -9,6 +9,9 @@ use std::fmt::Display;
 use std::io::Write;
 use std::time::Duration;
 
+/// In plain mode, byte tasks smaller than this get no line of their own (unless `--verbose`).
+const PLAIN_MIN_BYTES: u64 = 4 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Progress bars (stderr is a terminal and progress is not disabled).
@@ -90,7 +93,8 @@ impl Reporter {
                 Task { bar: Some(bar) }
             }
             Mode::Plain => {
-                if total > 0 {
+                // Short work (a few racy files to re-check) is not worth a line in a log.
+                if total > 0 && (self.verbose || !bytes || total >= PLAIN_MIN_BYTES) {
                     let amount = if bytes {
                         crate::fsutil::human_bytes(total)
                     } else {

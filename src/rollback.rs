@@ -100,10 +100,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         held: Some(current.version.clone()),
         ops,
     };
-    for t in &plan.touch {
-        apply::set_meta(&fsutil::native(&dir, &t.path), t).map_err(UpdateError::from)?;
-    }
-    let cache = scan.cache.clone();
+    let cache = s.touch(&plan, &scan)?;
     apply::commit(&s.layout, &journal, &mut s.state, cache).map_err(UpdateError::from)?;
     crate::stage::clean(&s.layout, &Default::default());
     Ok(RolledBack {

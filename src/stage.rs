@@ -3,8 +3,11 @@
 //! Each blob goes to `staging/<sha>.part` first (resumed with a `Range` request when a previous attempt
 //! left one), is read only up to its declared size, and must hash to its declared SHA-256 (compressed
 //! blobs are checked after decompression) before it is renamed to `staging/<sha>` and fsynced. Content
-//! that fails verification is deleted, so a bad blob cannot cause an update loop. Free space is checked
-//! before the first byte. Several blobs download at once. Nothing here touches the app's files.
+//! that fails verification is deleted, so a bad blob cannot cause an update loop. A content staged by an
+//! earlier run (`fetch`, or an update that stopped) is hashed again before it is used, and deleted when
+//! it no longer matches. Free space is checked before the first byte; when the disk fills up anyway,
+//! the partial downloads are deleted so that the space comes back. Several blobs download at once.
+//! Nothing here touches the app's files.
 
 use crate::fsutil::{self, fs_err, FsError};
 use crate::manifest::FileEntry;
@@ -56,9 +59,49 @@ pub fn staged_path(layout: &Layout, sha256: &str) -> PathBuf {
     layout.staging().join(sha256)
 }
 
-/// True when `sha256` is staged with the right size.
+/// True when `e` is staged with the right size and SHA-256. A staged file that does not hash right
+/// (damaged on disk since it was verified) is deleted, so it is downloaded again. Each file is hashed
+/// once per process (callers ask more than once per update).
 pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
-    fs::metadata(staged_path(layout, &e.sha256)).is_ok_and(|m| m.is_file() && m.len() == e.size)
+    static VERIFIED: Mutex<Vec<(PathBuf, u64, i128, u64)>> = Mutex::new(Vec::new());
+    let p = staged_path(layout, &e.sha256);
+    let Ok(m) = fs::metadata(&p) else { return false };
+    if !m.is_file() || m.len() != e.size {
+        return false;
+    }
+    let key = (p.clone(), m.len(), fsutil::mtime_ns(&m), fsutil::file_id(&m));
+    let mut verified = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if verified.contains(&key) {
+        return true;
+    }
+    match fsutil::sha256_file(&p) {
+        Ok((sha, _)) if sha == e.sha256 => {
+            verified.push(key);
+            true
+        }
+        _ => {
+            let _ = fs::remove_file(&p);
+            false
+        }
+    }
+}
+
+/// True for "no space left on device" (and "disk quota exceeded"), Unix and Windows.
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+        || (cfg!(unix) && matches!(e.raw_os_error(), Some(28) | Some(122)))
+        || (cfg!(windows) && matches!(e.raw_os_error(), Some(39) | Some(112)))
+}
+
+/// Removes the partial downloads (`.part`, `.unpack`) in staging; complete staged contents stay.
+fn remove_partials(layout: &Layout) {
+    let Ok(rd) = fs::read_dir(layout.staging()) else { return };
+    for ent in rd.flatten() {
+        let name = ent.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".part") || name.ends_with(".unpack") {
+            let _ = fs::remove_file(ent.path());
+        }
+    }
 }
 
 fn part_path(layout: &Layout, e: &FileEntry) -> PathBuf {
@@ -143,8 +186,15 @@ pub fn stage(
     stats.downloaded = downloaded.load(Ordering::Relaxed);
     stats.fetched = fetched.load(Ordering::Relaxed);
     if let Some(e) = first_error.into_inner().ok().flatten() {
+        if let StageError::Fs(f) = &e {
+            if is_disk_full(&f.source) {
+                // Keeping partial downloads on a full disk would hold the space the user must free.
+                remove_partials(layout);
+            }
+        }
         return Err(e);
     }
+    crate::apply::crash_point("staged");
     Ok(stats)
 }
 

@@ -393,32 +393,29 @@ impl<'a> Session<'a> {
             held: self.state.held.clone(),
             ops,
         };
-        for t in &plan.touch {
-            apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
-        }
-        let mut cache = scan.cache.clone();
-        for t in &plan.touch {
-            if let Some(e) = scan::entry_for(&self.layout.dir, &t.path, &t.sha256) {
-                cache.insert(t.path.clone(), e);
-            }
-        }
+        let cache = self.touch(plan, scan)?;
         apply::commit(&self.layout, &journal, &mut self.state, cache)?;
         let keep: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         stage::clean(&self.layout, &keep);
         Ok(folder)
     }
 
-    /// Saves the state when the scan refreshed the cache or metadata was fixed (no update needed).
-    pub fn settle(&mut self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<(), UpdateError> {
-        for t in &plan.touch {
-            apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
-        }
+    /// Sets the date and executable bit of files whose content is right; returns the stat cache with
+    /// their new stats.
+    pub(crate) fn touch(&self, plan: &Plan, scan: &Scan) -> Result<std::collections::BTreeMap<String, crate::state::StatEntry>, UpdateError> {
         let mut cache = scan.cache.clone();
         for t in &plan.touch {
+            apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
             if let Some(e) = scan::entry_for(&self.layout.dir, &t.path, &t.sha256) {
                 cache.insert(t.path.clone(), e);
             }
         }
+        Ok(cache)
+    }
+
+    /// Saves the state when the scan refreshed the cache or metadata was fixed (no update needed).
+    pub fn settle(&mut self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<(), UpdateError> {
+        let cache = self.touch(plan, scan)?;
         let installed_changed = self.state.installed.as_ref() != Some(target);
         if cache != self.state.cache || installed_changed || !self.had_state {
             self.state.cache = cache;

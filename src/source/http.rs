@@ -123,6 +123,29 @@ impl HttpSource {
     }
 }
 
+/// reqwest reports a read that waited longer than `Timeout` as `ErrorKind::Other`; give it its real
+/// kind, so callers can say "the server stopped sending" and keep what arrived for a resume.
+fn timed_out_kind(e: std::io::Error) -> std::io::Error {
+    let timeout = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+        .is_some_and(reqwest::Error::is_timeout);
+    if timeout {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    } else {
+        e
+    }
+}
+
+/// A blob body whose stalled reads fail with `ErrorKind::TimedOut`.
+struct Body(Response);
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(timed_out_kind)
+    }
+}
+
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
@@ -165,7 +188,7 @@ impl Source for HttpSource {
                     timeout: self.timeout,
                 });
             }
-            let n = match resp.read(&mut buf) {
+            let n = match resp.read(&mut buf).map_err(timed_out_kind) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -213,7 +236,7 @@ impl Source for HttpSource {
             0
         };
         Ok(BlobBody {
-            reader: Box::new(resp),
+            reader: Box::new(Body(resp)),
             offset: start,
         })
     }

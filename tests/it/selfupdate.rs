@@ -313,8 +313,8 @@ fn a_release_whose_launcher_is_corrupt_is_refused_and_the_old_launcher_keeps_wor
         .unwrap_or_else(|| panic!("no blob for {sha}:\n{}", common::listing(&s.repo)));
     // Same size, different bytes in the middle.
     let mut bytes = std::fs::read(&blob).unwrap();
-    let mid = bytes.len() / 2;
-    for b in &mut bytes[mid..mid + 64.min(bytes.len() - mid)] {
+    let (mid, len) = (bytes.len() / 2, bytes.len());
+    for b in &mut bytes[mid..len.min(mid + 64)] {
         *b ^= 0x5a;
     }
     std::fs::write(&blob, bytes).unwrap();
