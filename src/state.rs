@@ -58,6 +58,9 @@ pub struct State {
     /// The channel URL those validators belong to (a changed `Server` or `Channel` must not reuse them).
     #[serde(default)]
     pub channel_url: Option<String>,
+    /// The version in `channel.json`, so a `304` for the installed version needs no parsing at all.
+    #[serde(default)]
+    pub channel_version: Option<String>,
     /// After `rollback`: the version rolled back from; releases up to it are not reinstalled.
     #[serde(default)]
     pub held: Option<String>,

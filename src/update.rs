@@ -194,7 +194,15 @@ impl<'a> Session<'a> {
             other => other?,
         };
         let key_trusted = self.trusted_key();
+        let saved_is_installed = self.state.channel_version.is_some()
+            && self.state.channel_version.as_deref() == self.installed().map(|m| m.version.as_str())
+            && !(key_trusted.is_some() && self.installed().is_some_and(|m| m.is_expired(SystemTime::now())));
         let (bytes, sig, validators, not_modified) = match fetched {
+            Fetched::NotModified if saved_is_installed => {
+                // Nothing new and the saved copy is what is installed: it was checked when it arrived.
+                let manifest = self.installed().cloned().expect("checked just above");
+                return Ok(Remote { manifest, not_modified: true });
+            }
             Fetched::NotModified => {
                 let bytes = saved.unwrap_or_default();
                 let sig = std::fs::read_to_string(self.layout.channel_sig()).ok();
@@ -249,6 +257,7 @@ impl<'a> Session<'a> {
             }
             self.state.channel_validators = validators;
             self.state.channel_url = Some(url);
+            self.state.channel_version = Some(m.version.clone());
         }
         Ok(Remote {
             manifest: m,

@@ -498,3 +498,262 @@ pub fn sha256_file(path: &Path) -> String {
     std::io::copy(&mut f, &mut h).unwrap();
     hex::encode(h.finalize())
 }
+
+// --- Issue 4 (crash.rs, faults.rs, concurrency.rs): releases as file maps, install folders that can be
+// --- cloned, and the invariant "every managed file is the old or the new version, for the whole set".
+
+/// A release's files: manifest path → bytes. Files under `bin/` are executable.
+pub type Tree = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// Every file below `dir` as a [`Tree`], leaving out the top-level entries `skip` says to.
+pub fn read_tree(dir: &Path, skip: &dyn Fn(&str) -> bool) -> Tree {
+    fn walk(root: &Path, d: &Path, skip: &dyn Fn(&str) -> bool, out: &mut Tree) {
+        for e in std::fs::read_dir(d).unwrap_or_else(|e| panic!("read {}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            if d == root && skip(&rel) {
+                continue;
+            }
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                walk(root, &p, skip, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = Tree::new();
+    walk(dir, dir, skip, &mut out);
+    out
+}
+
+/// The sample app's files with `VERSION` set to `version`.
+pub fn sample_tree(version: &str) -> Tree {
+    let mut t = read_tree(&assets_app(), &|_| false);
+    t.insert("VERSION".into(), format!("{version}\n").into_bytes());
+    t
+}
+
+/// `len` deterministic bytes that zstd cannot shrink (so the blob is stored raw and resumable).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes `tree` into the fresh folder `dir` (files under `bin/` executable).
+pub fn write_tree(dir: &Path, tree: &Tree) {
+    for (rel, bytes) in tree {
+        let p = dir.join(rel);
+        write(&p, bytes);
+        #[cfg(unix)]
+        if rel.starts_with("bin/") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
+
+/// A temp folder with a repository (`repo/`) and any number of installs beside it.
+pub struct Site {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub repo: PathBuf,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        Site {
+            repo: root.join("repo"),
+            root,
+            tmp,
+        }
+    }
+
+    /// Publishes `tree` as `version` of product `demo` on channel `stable`.
+    pub fn publish(&self, version: &str, tree: &Tree) {
+        let rel = self.root.join(format!("rel-{version}"));
+        write_tree(&rel, tree);
+        publish(&rel, &self.repo, version, &[]).success();
+    }
+
+    /// An install folder `name/app` with `name/launcher.ini` (Server = the repository as a folder).
+    pub fn install(&self, name: &str, extra: &str) -> Install {
+        let i = Install::at(&self.root.join(name));
+        i.config(self.repo.to_str().unwrap(), extra);
+        i
+    }
+}
+
+/// An install: `launcher.ini` and the `app/` folder it names.
+#[derive(Clone)]
+pub struct Install {
+    pub root: PathBuf,
+    pub ini: PathBuf,
+    pub app: PathBuf,
+}
+
+impl Install {
+    pub fn at(root: &Path) -> Install {
+        std::fs::create_dir_all(root).unwrap();
+        Install {
+            root: root.to_path_buf(),
+            ini: root.join("launcher.ini"),
+            app: root.join("app"),
+        }
+    }
+
+    /// Writes launcher.ini: `Server`, `Product = demo`, the `extra` [Update] lines, `Dir = app`.
+    pub fn config(&self, server: &str, extra: &str) {
+        write(
+            &self.ini,
+            format!("[Update]\nServer = {server}\nProduct = demo\n{extra}\n[App]\nDir = app\n"),
+        );
+    }
+
+    /// `launcher --config INI ARGS...` with `env` added to the cleared environment.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = launcher();
+        c.arg("--config").arg(&self.ini).args(args);
+        c.envs(env.iter().copied());
+        c
+    }
+
+    /// Runs the launcher to completion; the install folder is listed when an assertion fails.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run(self.command(args, env), Some(&self.app))
+    }
+
+    /// A copy of this install (ini and app folder, with dates and permissions) in `root`.
+    pub fn clone_to(&self, root: &Path) -> Install {
+        let to = Install::at(root);
+        std::fs::copy(&self.ini, &to.ini).unwrap();
+        let st = Command::new("cp").arg("-a").arg(&self.app).arg(&to.app).status().unwrap();
+        assert!(st.success(), "cp -a {} {}", self.app.display(), to.app.display());
+        to
+    }
+
+    /// The files in the app folder outside `.launcher/` and the `bkp.NNN` backups.
+    pub fn app_files(&self) -> Tree {
+        read_tree(&self.app, &|top| top == ".launcher" || is_backup_name(top))
+    }
+
+    pub fn backups(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.app)
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.retain(|n| is_backup_name(n));
+        v.sort();
+        v
+    }
+
+    /// Panics with a listing unless [`whole_version`] holds; returns the version found.
+    pub fn assert_whole(&self, versions: &[(&str, &Tree)], user: &Tree, context: &str) -> String {
+        whole_version(&self.app_files(), versions, user)
+            .unwrap_or_else(|e| panic!("{context}: {e}\n--- folder\n{}", listing(&self.app)))
+    }
+
+    /// Panics with a listing unless [`backups_consistent`] holds.
+    pub fn assert_backups(&self, versions: &[(&str, &Tree)], context: &str) {
+        if let Err(e) = backups_consistent(&self.app, versions) {
+            panic!("{context}: {e}\n--- folder\n{}", listing(&self.app));
+        }
+    }
+}
+
+pub fn is_backup_name(n: &str) -> bool {
+    n.strip_prefix("bkp.").is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The invariant: `files` (an app folder outside `.launcher/` and backups) is exactly one of `versions`
+/// plus the user's files, byte for byte. Returns the name of that version, or what differs from each.
+pub fn whole_version(files: &Tree, versions: &[(&str, &Tree)], user: &Tree) -> Result<String, String> {
+    let mut why = Vec::new();
+    for (u, bytes) in user {
+        match files.get(u) {
+            Some(b) if b == bytes => {}
+            Some(_) => return Err(format!("the user file `{u}` was changed")),
+            None => return Err(format!("the user file `{u}` is gone")),
+        }
+    }
+    for (name, tree) in versions {
+        let mut diff = Vec::new();
+        for (p, bytes) in tree {
+            match files.get(p) {
+                Some(b) if b == bytes => {}
+                Some(_) => diff.push(format!("`{p}` differs")),
+                None => diff.push(format!("`{p}` is missing")),
+            }
+        }
+        for p in files.keys() {
+            if !tree.contains_key(p) && !user.contains_key(p) {
+                diff.push(format!("`{p}` is extra"));
+            }
+        }
+        if diff.is_empty() {
+            return Ok(name.to_string());
+        }
+        why.push(format!("not {name}: {}", diff.join(", ")));
+    }
+    Err(format!("the app is no whole version; {}", why.join("; ")))
+}
+
+/// Every `bkp.NNN` is numbered from 001 without gaps, has a `backup.json`, holds exactly the files its
+/// `saved` list names with the bytes of its `from` version (when that is one of `versions`), and
+/// `added` lists what its `to` version has and `from` had not.
+pub fn backups_consistent(app: &Path, versions: &[(&str, &Tree)]) -> Result<(), String> {
+    let find = |v: Option<&str>| versions.iter().find(|(n, _)| Some(*n) == v).map(|(_, t)| *t);
+    let mut names: Vec<String> = std::fs::read_dir(app)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_backup_name(n))
+        .collect();
+    names.sort();
+    for (i, name) in names.iter().enumerate() {
+        if *name != format!("bkp.{:03}", i + 1) {
+            return Err(format!("backups {names:?} are not numbered 001, 002, ..."));
+        }
+        let folder = app.join(name);
+        let info: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(folder.join("backup.json")).map_err(|e| format!("`{name}/backup.json`: {e}"))?,
+        )
+        .map_err(|e| format!("`{name}/backup.json`: {e}"))?;
+        let list = |k: &str| -> Vec<String> {
+            let mut v: Vec<String> = info[k]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let held = read_tree(&folder, &|top| top == "backup.json");
+        let saved = list("saved");
+        if held.keys().cloned().collect::<Vec<_>>() != saved {
+            return Err(format!("`{name}` holds {:?} but its backup.json lists {saved:?}", held.keys().collect::<Vec<_>>()));
+        }
+        let (from, to) = (find(info["from"].as_str()), find(info["to"].as_str()));
+        if let Some(from) = from {
+            for (p, bytes) in &held {
+                if from.get(p) != Some(bytes) {
+                    return Err(format!("`{name}/{p}` is not the file of version {}", info["from"]));
+                }
+            }
+            if let Some(to) = to {
+                let added: Vec<String> = to.keys().filter(|p| !from.contains_key(*p)).cloned().collect();
+                if list("added") != added {
+                    return Err(format!("`{name}` lists added {:?}, expected {added:?}", list("added")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
