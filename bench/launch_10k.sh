@@ -59,7 +59,7 @@ Product = bench
 Dir = app-folder
 EOF
 
-"$launcher" serve --repo "$work/repo" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
+"$launcher" -v serve --repo "$work/repo" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
 serve_pid=$!
 url=
 for _ in $(seq 1 200); do
@@ -92,6 +92,7 @@ echo "installed files: $(find "$work/app-folder" -path '*/.launcher' -prune -o -
   "state.json: $(stat -c %s "$work/app-folder/.launcher/state.json") bytes," \
   "channel manifest: $(stat -c %s "$work/app-folder/.launcher/channel.json") bytes" >&2
 
+blobs_before=$(grep -c '/blobs/' "$work/serve.err" || true)
 echo "== timing (hyperfine --warmup $WARMUP --runs $RUNS)" >&2
 hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
   --export-markdown "$work/results.md" --export-json "$work/results.json" \
@@ -101,5 +102,10 @@ hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
   -n "launcher check, folder source" "$launcher --config $work/folder.ini -q check" \
   -n "launcher check, HTTP (304)" "$launcher --config $work/http.ini -q check"
 
+# Show that the HTTP launches were revalidations: `launcher serve -v` logs one line per request.
+echo "channel manifest requests answered by launcher serve:" \
+  "$(grep -c 'channels/.* 304 ' "$work/serve.err" || true) x 304," \
+  "$(grep -c 'channels/.* 200 ' "$work/serve.err" || true) x 200;" \
+  "blob requests while timing: $(($(grep -c '/blobs/' "$work/serve.err" || true) - blobs_before))" >&2
 echo >&2
 cat "$work/results.md"

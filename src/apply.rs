@@ -79,6 +79,12 @@ pub enum ApplyError {
     Link(PathBuf),
     #[error("the journal `{}` cannot be read ({detail}); the install will be verified file by file", path.display())]
     BadJournal { path: PathBuf, detail: String },
+    #[error("the install folder `{}` cannot be written; the launcher needs to create, rename and delete files there: run it as a user who may, or ask IT to grant Modify on the folder", dir.display())]
+    NotWritable {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("`{}` is in use or locked and cannot be replaced; close the program that uses it and start again", path.display())]
     InUse {
         path: PathBuf,
@@ -446,7 +452,13 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     let path = layout.journal();
     let bytes = match fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if direction == Direction::Auto {
+                // No change in progress: backups left half-made by one that stopped are tidied.
+                backup::tidy(&layout.dir)?;
+            }
+            return Ok(None);
+        }
         Err(e) => return Err(fs_err("read", &path)(e).into()),
     };
     let j: Journal = match serde_json::from_slice(&bytes) {
@@ -566,15 +578,34 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     }))
 }
 
-/// Makes the backup for a change: rotates `bkp.NNN` and writes `backup.json`, or picks the temporary
-/// undo folder when no backup is kept. Returns the folder relative to the install folder and whether it
-/// is temporary. `full` copies every managed file into the new backup first.
+/// Fails with [`ApplyError::NotWritable`] unless a file can be created, renamed and deleted in the
+/// install folder itself (`.launcher/` may be writable when the folder is not).
+fn probe_writable(dir: &Path) -> Result<(), ApplyError> {
+    let a = dir.join(format!(".launcher-probe-{}", std::process::id()));
+    let b = dir.join(format!(".launcher-probe-{}.renamed", std::process::id()));
+    let result = fs::write(&a, b"")
+        .and_then(|()| fs::rename(&a, &b))
+        .and_then(|()| fs::remove_file(&b));
+    result.map_err(|source| {
+        let _ = fs::remove_file(&a);
+        ApplyError::NotWritable {
+            dir: dir.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Makes the backup for a change: rotates `bkp.NNN` and writes `backup.json.pending`, or picks the
+/// temporary undo folder when no backup is kept. Returns the folder relative to the install folder and
+/// whether it is temporary. `full` copies every managed file into the new backup first. Fails first,
+/// changing nothing, when the install folder cannot be written.
 pub fn make_backup(
     layout: &Layout,
     keep: u32,
     full: bool,
     info: BackupInfo,
-) -> Result<(String, bool, Option<PathBuf>), FsError> {
+) -> Result<(String, bool, Option<PathBuf>), ApplyError> {
+    probe_writable(&layout.dir)?;
     let undo = layout.undo();
     if undo.exists() {
         fs::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;

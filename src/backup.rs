@@ -1,7 +1,8 @@
 //! The rotating backups `bkp.001` … `bkp.NNN` inside the install folder (DESIGN.md, Backups).
 //!
-//! The newest backup has the highest number. Before a new one is made, leftovers of an interrupted
-//! update (a folder without `backup.json`) are removed and, when `Backups` folders already exist, the
+//! The newest backup has the highest number. Before a new one is made, and on every start without a
+//! journal ([`tidy`]), leftovers of an interrupted update (a folder without `backup.json`) are removed
+//! and gaps left by an interrupted rotation are closed; when `Backups` folders already exist, the
 //! oldest is deleted and the others move down one. `backup.json` records the version the backup came
 //! from, the manifest that was installed, the files the update added and the files saved in it, so that
 //! restoring it gives back exactly the previous version. Only folders named `bkp.NNN` are touched.
@@ -120,22 +121,20 @@ fn remove_tree(p: &Path) -> Result<(), FsError> {
     }
 }
 
-/// Rotates the backups so that at most `keep - 1` remain, and creates the next, empty, folder.
-pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
+/// Removes backup folders without `backup.json` (left by an update that stopped or was undone before
+/// its commit) and renumbers the others from `bkp.001` without gaps (a rotation that stopped half-way).
+/// Call with the install lock held and no journal pending. Returns the backups, oldest first.
+pub fn tidy(dir: &Path) -> Result<Vec<(u32, PathBuf)>, FsError> {
     let mut existing = Vec::new();
+    let mut changed = false;
     for (n, p) in list(dir) {
         if p.join(INFO_FILE).exists() {
             existing.push((n, p));
         } else {
-            // Left by an update that stopped or was undone before its commit (no `backup.json`, at
-            // most a pending one): nothing of value in it that recovery has not already put back.
+            // Nothing of value in it that recovery has not already put back.
             remove_tree(&p)?;
+            changed = true;
         }
-    }
-    while existing.len() >= keep.max(1) as usize {
-        let (_, oldest) = existing.remove(0);
-        remove_tree(&oldest)?;
-        crate::apply::crash_point("rotate-deleted");
     }
     for (i, (n, p)) in existing.iter_mut().enumerate() {
         let want = i as u32 + 1;
@@ -144,7 +143,26 @@ pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
             fs::rename(&*p, &to).map_err(fs_err("rename backup", p))?;
             *p = to;
             *n = want;
+            changed = true;
         }
+    }
+    if changed {
+        fsutil::sync_dir(dir);
+    }
+    Ok(existing)
+}
+
+/// Rotates the backups so that at most `keep - 1` remain, and creates the next, empty, folder.
+pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
+    let mut existing = tidy(dir)?;
+    if existing.len() >= keep.max(1) as usize {
+        while existing.len() >= keep.max(1) as usize {
+            let (_, oldest) = existing.remove(0);
+            remove_tree(&oldest)?;
+            crate::apply::crash_point("rotate-deleted");
+        }
+        fsutil::sync_dir(dir);
+        existing = tidy(dir)?;
     }
     let next = dir.join(name(existing.len() as u32 + 1));
     fs::create_dir_all(&next).map_err(fs_err("create the backup folder", &next))?;

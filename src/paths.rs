@@ -30,6 +30,7 @@ pub enum PathRule {
     TrailingDotOrSpace,
     ComponentTooLong,
     Reserved(String),
+    ShortName(String),
 }
 
 impl fmt::Display for PathRule {
@@ -49,6 +50,10 @@ impl fmt::Display for PathRule {
             PathRule::TrailingDotOrSpace => write!(f, "a name may not end with a dot or a space (Windows drops them)"),
             PathRule::ComponentTooLong => write!(f, "a name is longer than {MAX_COMPONENT_BYTES} bytes"),
             PathRule::Reserved(what) => write!(f, "{what} belongs to the launcher"),
+            PathRule::ShortName(n) => write!(
+                f,
+                "`{n}` looks like a Windows 8.3 short name, which can stand for `.launcher/` or a backup folder"
+            ),
         }
     }
 }
@@ -65,6 +70,16 @@ pub fn is_backup_dir_name(name: &str) -> bool {
     lower
         .strip_prefix("bkp.")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// True for a name in the form of a Windows 8.3 short name (`LAUNCH~1`, `LA4F2B~1.DAT`): `~` and digits
+/// at the end of the part before the first dot. On a volume with short names enabled such a name can
+/// open a long-named folder (`.launcher` is `LAUNCH~1`), so at the top of the install it is refused:
+/// which long name it stands for depends on the machine.
+pub fn is_short_name(name: &str) -> bool {
+    let base = name.split('.').next().unwrap_or(name);
+    base.rsplit_once('~')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Checks one manifest path against every rule that does not depend on the other paths.
@@ -118,6 +133,9 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
             }
             if is_backup_dir_name(comp) {
                 return Err(PathRule::Reserved(format!("`{comp}/` (a backup folder)")));
+            }
+            if is_short_name(comp) {
+                return Err(PathRule::ShortName(comp.to_string()));
             }
         }
     }
@@ -192,7 +210,7 @@ mod tests {
 
     #[test]
     fn good_paths_pass() {
-        for p in ["bin/demo", "a.txt", "data/x/y/z.dat", "über/ñ.txt", "bkp/x", "bkp.old/x", "launcher.d/x"] {
+        for p in ["bin/demo", "a.txt", "data/x/y/z.dat", "über/ñ.txt", "bkp/x", "bkp.old/x", "launcher.d/x", "a~b/x", "x~/y", "data/BACKUP~1.TXT"] {
             assert_eq!(check_path(p), Ok(()), "{p}");
         }
     }
@@ -203,7 +221,7 @@ mod tests {
             "", "/etc/passwd", "../x", "a/../../x", "a/./b", ".", "..", "C:/x", "c:x", "\\\\server\\share\\x",
             "a\\b", "a:b", "a/b:stream", "//?/C:/x", "a//b", "a/", "CON", "nul.txt", "a/Com1.tar.gz", "LPT9",
             "x.", "x ", "a/b./c", "a<b", "a>b", "a\"b", "a|b", "a?b", "a*b", "a\u{0}b", "a\nb", ".launcher/state.json",
-            ".LAUNCHER/x", "bkp.001/x", "BKP.7/x",
+            ".LAUNCHER/x", "bkp.001/x", "BKP.7/x", "LAUNCH~1/state.json", "la4f2b~12.x/y",
         ];
         for p in bad {
             assert!(check_path(p).is_err(), "{p:?} should be refused");

@@ -52,10 +52,15 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     match selfupdate::restart(&path) {
                         Ok(code) => return Ok(code),
                         Err(e) => {
-                            r.warn(format!("{}; carrying on with the running launcher", one_line(&e)));
-                            let ro = Session::read_only(&cfg, r);
-                            let m = ro.installed().cloned();
-                            drop(ro);
+                            // Give up on this release: put the previous version back, launcher included,
+                            // so the next double-click finds a launcher that starts; the hold stops a loop.
+                            r.warn(format!("{}; rolling back to the previous version", one_line(&e)));
+                            let mut s = Session::open(&cfg, r)?;
+                            if let Err(rb) = crate::rollback::rollback(&mut s) {
+                                r.warn(format!("the rollback failed too: {}", one_line(&rb)));
+                            }
+                            let m = s.installed().cloned();
+                            drop(s);
                             if let Some(m) = m {
                                 return start(&cfg, &m, app_args);
                             }
@@ -164,7 +169,10 @@ fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(Stri
     let stats = s.stage(&plan)?;
     let self_rel = me.manifest_path(&s.layout.dir);
     let replaced_self = !me.restarted
-        && self_rel.is_some_and(|p| plan.ops.iter().any(|o| o.path == p && o.entry.is_some() && o.action == crate::plan::Action::Replace));
+        && self_rel.is_some_and(|p| {
+            let me = crate::paths::fold(&p); // NTFS and APFS ignore case
+            plan.ops.iter().any(|o| crate::paths::fold(&o.path) == me && o.action == crate::plan::Action::Replace)
+        });
     let backup = s.commit(&target, &plan, &scan, "update")?;
     s.state.last = Some(LastResult {
         time: crate::manifest::format_time(std::time::SystemTime::now()),

@@ -37,7 +37,11 @@ pub fn launch(l: &Launch) -> Result<i32, LaunchError> {
         return Err(LaunchError::Missing(l.executable.clone()));
     }
     let mut cmd = std::process::Command::new(&l.executable);
-    cmd.args(&l.args).current_dir(&l.cwd);
+    // The self-update loop guard is for the restarted launcher only: an app that starts the launcher
+    // again must get a launcher that can restart after its own self-update.
+    cmd.args(&l.args)
+        .current_dir(&l.cwd)
+        .env_remove(crate::selfupdate::RESTARTED_ENV);
     run(cmd, &l.executable)
 }
 

@@ -473,19 +473,21 @@ pub fn run_fresh(mut c: Command, dir: Option<&Path>) -> Run {
     }
 }
 
-/// Copies the launcher binary to `to` (executable, like the original).
-pub fn copy_launcher(to: &Path) {
+/// Copies a launcher binary (`BIN`, or a test's own copy of it) to `to`, executable like the original.
+/// A test that compares launcher files copies `BIN` once and works from that copy, because `BIN` may be
+/// rebuilt while the test runs.
+pub fn copy_launcher(from: &Path, to: &Path) {
     if let Some(p) = to.parent() {
         std::fs::create_dir_all(p).unwrap();
     }
-    std::fs::copy(BIN, to).unwrap_or_else(|e| panic!("copy {BIN} to {}: {e}", to.display()));
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
 }
 
-/// A different launcher that still runs: the binary with `tag` appended (an ELF or PE with trailing
-/// bytes loads as before).
-pub fn copy_changed_launcher(to: &Path, tag: &str) {
+/// A different launcher that still runs: the binary `from` with `tag` appended (an ELF or PE with
+/// trailing bytes loads as before).
+pub fn copy_changed_launcher(from: &Path, to: &Path, tag: &str) {
     use std::io::Write;
-    copy_launcher(to);
+    copy_launcher(from, to);
     let mut f = std::fs::OpenOptions::new().append(true).open(to).unwrap();
     f.write_all(format!("\n-- changed launcher {tag} --\n").as_bytes()).unwrap();
 }
@@ -497,6 +499,217 @@ pub fn sha256_file(path: &Path) -> String {
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h).unwrap();
     hex::encode(h.finalize())
+}
+
+
+// --- Trust (issue 5): an install site with a signing key, hand-made channel manifests, and snapshots
+// of an install folder that leave out the launcher's own bookkeeping (used by trust.rs, hostile.rs,
+// https.rs and proxy.rs).
+
+/// A minisign key pair on disk and the public key's base64 line (what `PublicKey =` takes).
+pub struct Keys {
+    pub sk: PathBuf,
+    pub pk: PathBuf,
+    pub b64: String,
+}
+
+/// `launcher keygen` of an unencrypted pair `dir/NAME.key` + `dir/NAME.pub`.
+pub fn keygen_at(dir: &Path, name: &str) -> Keys {
+    let (sk, pk) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
+    launcher_run(
+        &["keygen", "--secret-key", sk.to_str().unwrap(), "--public-key", pk.to_str().unwrap()],
+        Some(dir),
+    )
+    .success();
+    Keys { b64: public_key_line(&pk), sk, pk }
+}
+
+/// The base64 line of a minisign `.pub` file.
+pub fn public_key_line(pk: &Path) -> String {
+    let text = std::fs::read_to_string(pk).unwrap_or_else(|e| panic!("read {}: {e}", pk.display()));
+    text.lines().last().unwrap_or_default().trim().to_string()
+}
+
+/// Signs `bytes` with `keys` the way `publish` does; returns the `.minisig` text.
+pub fn sign_bytes(keys: &Keys, bytes: &[u8], trusted_comment: &str) -> String {
+    launcher::sign::Signer::load(&keys.sk)
+        .unwrap_or_else(|e| panic!("load {}: {e}", keys.sk.display()))
+        .sign(bytes, trusted_comment)
+        .unwrap()
+}
+
+/// A temp folder with a repository (`repo/`), an install folder (`app/`), a folder outside the install
+/// that nothing may touch (`outside/`), and `launcher.ini`.
+pub struct Site {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub repo: PathBuf,
+    pub app: PathBuf,
+    pub ini: PathBuf,
+    pub outside: PathBuf,
+}
+
+pub fn site() -> Site {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let outside = root.join("outside");
+    write(&outside.join("sentinel.txt"), "outside the install folder\n");
+    Site {
+        repo: root.join("repo"),
+        app: root.join("app"),
+        ini: root.join("launcher.ini"),
+        outside,
+        root,
+        tmp,
+    }
+}
+
+impl Site {
+    /// Publishes the sample app as `version` (`--platform PLATFORM`) with `extra` arguments; returns
+    /// the release folder.
+    pub fn publish(&self, version: &str, extra: &[&str]) -> PathBuf {
+        let rel = self.root.join(format!("rel-{version}"));
+        if !rel.exists() {
+            sample_release(&self.root, &format!("rel-{version}"), version);
+        }
+        publish_on(&rel, &self.repo, version, extra).success();
+        rel
+    }
+
+    /// Writes launcher.ini: `Server`, `Product = demo`, `Platform = PLATFORM`, `extra` lines in [Update],
+    /// `Dir = app`.
+    pub fn config(&self, server: &str, extra: &str) {
+        write(
+            &self.ini,
+            format!("[Update]\nServer = {server}\nProduct = demo\nPlatform = {PLATFORM}\n{extra}\n[App]\nDir = app\n"),
+        );
+    }
+
+    /// The repository read as a folder.
+    pub fn config_folder(&self, extra: &str) {
+        self.config(self.repo.to_str().unwrap(), extra);
+    }
+
+    /// `launcher --config INI ARGS...` as a command, for tests that add environment variables.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = launcher();
+        c.arg("--config").arg(&self.ini).args(args);
+        c
+    }
+
+    /// `launcher --config INI ARGS...`; the install folder is listed when an assertion fails.
+    pub fn launcher(&self, args: &[&str]) -> Run {
+        run(self.command(args), Some(&self.app))
+    }
+
+    /// The channel manifest of `demo` / `stable` / PLATFORM in the repository.
+    pub fn channel(&self) -> PathBuf {
+        self.repo.join(format!("demo/channels/stable/{PLATFORM}.json"))
+    }
+
+    /// The release manifest of `version`.
+    pub fn release(&self, version: &str) -> PathBuf {
+        self.repo.join(format!("demo/releases/{version}/{PLATFORM}.json"))
+    }
+
+    pub fn read_json(&self, path: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+            .unwrap()
+    }
+
+    /// Replaces a manifest with `bytes`; signs it with `keys` (trusted comment as `publish` writes it),
+    /// or removes its signature when `keys` is None.
+    pub fn put_manifest(&self, path: &Path, bytes: &[u8], keys: Option<&Keys>) {
+        write(path, bytes);
+        let sig = sig_path(path);
+        match keys {
+            Some(k) => write(&sig, sign_bytes(k, bytes, "timestamp:0\tfile:hand-made.json\tproduct:demo")),
+            None => {
+                let _ = std::fs::remove_file(&sig);
+            }
+        }
+    }
+
+    /// The installed app's output: `demo app VERSION` is its first line.
+    pub fn assert_launched(&self, run: &Run, version: &str) {
+        assert!(
+            run.stdout().contains(&format!("demo app {version}\n")),
+            "the app {version} did not start{}",
+            run.explain()
+        );
+    }
+}
+
+/// The `.minisig` beside a manifest.
+pub fn sig_path(manifest: &Path) -> PathBuf {
+    let mut s = manifest.as_os_str().to_os_string();
+    s.push(".minisig");
+    PathBuf::from(s)
+}
+
+/// What a refused update may change in the install folder: the lock, the log line and the state's
+/// "last result". Everything else (app files, backups, staging, the saved channel manifest) must stay.
+pub const BOOKKEEPING: &[&str] = &[".launcher", ".launcher/lock", ".launcher/launcher.log", ".launcher/state.json"];
+
+/// A snapshot of an install folder without the bookkeeping files. Unlike [`snapshot`], it takes
+/// symbolic links as they are (their target, as bytes) and does not follow them.
+pub fn app_snapshot(app: &Path) -> Option<Snapshot> {
+    fn walk(root: &Path, d: &Path, out: &mut Snapshot) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mtime = meta.modified().unwrap();
+            if meta.is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                out.insert(rel, (Some(format!("link to {}", target.display()).into_bytes()), mtime));
+            } else if meta.is_dir() {
+                out.insert(rel, (None, mtime));
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, (Some(std::fs::read(&p).unwrap()), mtime));
+            }
+        }
+    }
+    if !app.exists() {
+        return None;
+    }
+    let mut out = Snapshot::new();
+    walk(app, app, &mut out);
+    out.retain(|k, _| !BOOKKEEPING.contains(&k.as_str()));
+    Some(out)
+}
+
+/// Asserts that `run` left the install folder as `before` (see [`app_snapshot`]).
+pub fn assert_app_unchanged(run: &Run, app: &Path, before: &Option<Snapshot>) {
+    let after = app_snapshot(app);
+    if &after == before {
+        return;
+    }
+    panic!("`{}` changed: {}{}", app.display(), snapshot_diff(before, &after), run.explain());
+}
+
+/// What differs between two snapshots, one entry per path.
+pub fn snapshot_diff(before: &Option<Snapshot>, after: &Option<Snapshot>) -> String {
+    let (b, a) = (before.clone().unwrap_or_default(), after.clone().unwrap_or_default());
+    let mut diffs = Vec::new();
+    for k in b.keys().chain(a.keys()).collect::<std::collections::BTreeSet<_>>() {
+        match (b.get(k), a.get(k)) {
+            (Some(_), None) => diffs.push(format!("removed: {k}")),
+            (None, Some(_)) => diffs.push(format!("added: {k}")),
+            (Some(x), Some(y)) if x.0 != y.0 => diffs.push(format!("content changed: {k}")),
+            (Some(x), Some(y)) if x.1 != y.1 => diffs.push(format!("mtime changed: {k}")),
+            _ => {}
+        }
+    }
+    diffs.join(", ")
+}
+
+/// The files in `<app>/.launcher/staging` (none after a refused update).
+pub fn staged_files(app: &Path) -> Vec<String> {
+    std::fs::read_dir(app.join(".launcher/staging"))
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
 }
 
 // --- Issue 4 (crash.rs, faults.rs, concurrency.rs): releases as file maps, install folders that can be
@@ -547,11 +760,14 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// Writes `tree` into the fresh folder `dir` (files under `bin/` executable).
+/// Writes `tree` into the fresh folder `dir` (files under `bin/` executable), every file dated
+/// 2024-01-01 as a release built earlier would be, so the stat cache is trusted (not racy) at once.
 pub fn write_tree(dir: &Path, tree: &Tree) {
+    let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_704_067_200);
     for (rel, bytes) in tree {
         let p = dir.join(rel);
         write(&p, bytes);
+        std::fs::File::options().write(true).open(&p).unwrap().set_modified(date).unwrap();
         #[cfg(unix)]
         if rel.starts_with("bin/") {
             use std::os::unix::fs::PermissionsExt;
@@ -561,17 +777,17 @@ pub fn write_tree(dir: &Path, tree: &Tree) {
 }
 
 /// A temp folder with a repository (`repo/`) and any number of installs beside it.
-pub struct Site {
+pub struct Bench {
     pub tmp: tempfile::TempDir,
     pub root: PathBuf,
     pub repo: PathBuf,
 }
 
-impl Site {
-    pub fn new() -> Site {
+impl Bench {
+    pub fn new() -> Bench {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
-        Site {
+        Bench {
             repo: root.join("repo"),
             root,
             tmp,
@@ -586,8 +802,8 @@ impl Site {
     }
 
     /// An install folder `name/app` with `name/launcher.ini` (Server = the repository as a folder).
-    pub fn install(&self, name: &str, extra: &str) -> Install {
-        let i = Install::at(&self.root.join(name));
+    pub fn install(&self, name: &str, extra: &str) -> InstallDir {
+        let i = InstallDir::at(&self.root.join(name));
         i.config(self.repo.to_str().unwrap(), extra);
         i
     }
@@ -595,16 +811,16 @@ impl Site {
 
 /// An install: `launcher.ini` and the `app/` folder it names.
 #[derive(Clone)]
-pub struct Install {
+pub struct InstallDir {
     pub root: PathBuf,
     pub ini: PathBuf,
     pub app: PathBuf,
 }
 
-impl Install {
-    pub fn at(root: &Path) -> Install {
+impl InstallDir {
+    pub fn at(root: &Path) -> InstallDir {
         std::fs::create_dir_all(root).unwrap();
-        Install {
+        InstallDir {
             root: root.to_path_buf(),
             ini: root.join("launcher.ini"),
             app: root.join("app"),
@@ -633,8 +849,8 @@ impl Install {
     }
 
     /// A copy of this install (ini and app folder, with dates and permissions) in `root`.
-    pub fn clone_to(&self, root: &Path) -> Install {
-        let to = Install::at(root);
+    pub fn clone_to(&self, root: &Path) -> InstallDir {
+        let to = InstallDir::at(root);
         std::fs::copy(&self.ini, &to.ini).unwrap();
         let st = Command::new("cp").arg("-a").arg(&self.app).arg(&to.app).status().unwrap();
         assert!(st.success(), "cp -a {} {}", self.app.display(), to.app.display());
@@ -686,7 +902,7 @@ pub fn whole_version(files: &Tree, versions: &[(&str, &Tree)], user: &Tree) -> R
     }
     for (name, tree) in versions {
         let mut diff = Vec::new();
-        for (p, bytes) in tree {
+        for (p, bytes) in tree.iter() {
             match files.get(p) {
                 Some(b) if b == bytes => {}
                 Some(_) => diff.push(format!("`{p}` differs")),

@@ -8,3 +8,11 @@ mod serve;
 mod sign;
 mod update;
 mod selfupdate;
+#[cfg(feature = "fault-injection")]
+mod crash;
+mod faults;
+mod concurrency;
+mod trust;
+mod hostile;
+mod https;
+mod proxy;

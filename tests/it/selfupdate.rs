@@ -18,13 +18,18 @@ struct Site {
     root: PathBuf,
     repo: PathBuf,
     inst: PathBuf,
+    /// This test's copy of the launcher binary, which every launcher file here is made from.
+    bin: PathBuf,
     name: &'static str,
 }
 
 fn site(name: &'static str) -> Site {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
+    let bin = root.join("launcher-bin");
+    copy_launcher(Path::new(common::BIN), &bin);
     Site {
+        bin,
         repo: root.join("repo"),
         inst: root.join("inst"),
         root,
@@ -46,15 +51,15 @@ impl Site {
     fn publish_launcher(&self, version: &str, changed: Option<&str>) -> PathBuf {
         let name = self.name;
         self.publish_with(version, |rel| match changed {
-            Some(tag) => copy_changed_launcher(&rel.join(name), tag),
-            None => copy_launcher(&rel.join(name)),
+            Some(tag) => copy_changed_launcher(&self.bin, &rel.join(name), tag),
+            None => copy_launcher(&self.bin, &rel.join(name)),
         })
     }
 
     /// Puts a copy of the launcher binary and `<name>.ini` (the repository read as a folder, `Dir = .`)
     /// into the install folder.
     fn deploy(&self) {
-        copy_launcher(&self.exe());
+        copy_launcher(&self.bin, &self.exe());
         common::write(&self.ini(), self.ini_text(""));
     }
 
@@ -190,9 +195,13 @@ fn a_changed_launcher_replaces_itself_restarts_with_the_original_arguments_and_r
     let old = sha256_file(&s.exe());
     // 2.0: a changed launcher, and an app that shows an environment variable it got.
     let rel2 = s.publish_with("2.0", |rel| {
-        copy_changed_launcher(&rel.join("launcher"), "2.0");
+        copy_changed_launcher(&s.bin, &rel.join("launcher"), "2.0");
         let demo = std::fs::read_to_string(rel.join("bin/demo")).unwrap();
-        let demo = demo.replacen("echo \"cwd:", "echo \"mark: $DEMO_MARK\"\necho \"cwd:", 1);
+        let demo = demo.replacen(
+            "echo \"cwd:",
+            "echo \"mark: $DEMO_MARK\"\necho \"guard: ${LAUNCHER_RESTARTED:-unset}\"\necho \"cwd:",
+            1,
+        );
         std::fs::write(rel.join("bin/demo"), demo).unwrap();
     });
     let new = sha256_file(&rel2.join("launcher"));
@@ -207,7 +216,9 @@ fn a_changed_launcher_replaces_itself_restarts_with_the_original_arguments_and_r
         .stdout_has("demo app 2.0")
         .stdout_has("arg[1]: b c\n")
         .stdout_has("arg[2]: --looks-like-a-flag\n")
-        .stdout_has("mark: xyz\n");
+        .stdout_has("mark: xyz\n")
+        // The loop guard is for the restarted launcher, not for the app.
+        .stdout_has("guard: unset\n");
     let err = r.stderr();
     assert_eq!(
         count(&err, "The launcher was updated; restarting it"),
@@ -295,6 +306,35 @@ fn the_restart_runs_the_new_launcher_file_with_the_same_arguments_and_the_loop_g
         "{}",
         r.explain()
     );
+}
+
+#[test]
+fn a_new_launcher_that_cannot_start_is_rolled_back_and_the_old_version_starts() {
+    let s = site("launcher");
+    s.publish_launcher("1.0", None);
+    s.deploy();
+    s.start(&[]).success();
+    let old = sha256_file(&s.exe());
+    // 2.0's "launcher" verifies fine but cannot be executed (its interpreter does not exist).
+    s.publish_with("2.0", |rel| {
+        use std::os::unix::fs::PermissionsExt;
+        common::write(&rel.join("launcher"), "#!/nonexistent/interpreter\n");
+        std::fs::set_permissions(rel.join("launcher"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    });
+    let r = s
+        .start(&["a b"])
+        .success()
+        .stderr_has("restarting")
+        .stderr_has("could not be started")
+        .stderr_has("rolling back to the previous version")
+        .stdout_has("demo app 1.0")
+        .stdout_has("arg[1]: a b\n");
+    assert!(!r.stdout().contains("arg[2]"), "{}", r.explain());
+    // The launcher in place is the old one again, so the next double-click works, and 2.0 is held.
+    assert_eq!(sha256_file(&s.exe()), old, "{}", r.explain());
+    let r = s.start(&[]).success().stdout_has("demo app 1.0");
+    assert_eq!(count(&r.stderr(), "restarting"), 0, "{}", r.explain());
 }
 
 #[test]
