@@ -109,3 +109,9 @@ echo "channel manifest requests answered by launcher serve:" \
   "blob requests while timing: $(($(grep -c '/blobs/' "$work/serve.err" || true) - blobs_before))" >&2
 echo >&2
 cat "$work/results.md"
+if command -v python3 >/dev/null; then
+  # Medians too: on a shared machine the mean and sigma carry other programs' noise.
+  python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("median %7.1f ms  %s" % (r["median"] * 1000, r["command"]))' "$work/results.json"
+fi

@@ -132,11 +132,12 @@ pub fn crash_point(name: &str) {
 pub fn crash_point(_name: &str) {}
 
 /// Renames with a few short retries: on Windows a virus scanner or indexer often holds a new file for
-/// a moment. A file that stays locked is reported as in use.
-fn rename_retry(from: &Path, to: &Path) -> Result<(), ApplyError> {
+/// a moment. A file that stays locked is reported as in use, by `busy`: the app's file (the source of
+/// a move into the backup, the destination of a placement), not the backup or staging path.
+fn rename_retry(from: &Path, to: &Path, busy: &Path) -> Result<(), ApplyError> {
     let mut last = None;
     for attempt in 0..5u32 {
-        match injected_rename_failure(to).map_or_else(|| fs::rename(from, to), Err) {
+        match injected_rename_failure(busy).map_or_else(|| fs::rename(from, to), Err) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied || is_sharing_violation(&e) => {
                 last = Some(e);
@@ -146,20 +147,20 @@ fn rename_retry(from: &Path, to: &Path) -> Result<(), ApplyError> {
         }
     }
     Err(ApplyError::InUse {
-        path: to.to_path_buf(),
+        path: busy.to_path_buf(),
         source: last.unwrap_or_else(|| io::Error::other("locked")),
     })
 }
 
 #[cfg(feature = "fault-injection")]
-fn injected_rename_failure(to: &Path) -> Option<io::Error> {
+fn injected_rename_failure(busy: &Path) -> Option<io::Error> {
     let want = std::env::var("LAUNCHER_LOCKED_FILE").ok()?;
-    to.ends_with(&want).then(|| io::Error::new(io::ErrorKind::PermissionDenied, "injected: file in use"))
+    busy.ends_with(&want).then(|| io::Error::new(io::ErrorKind::PermissionDenied, "injected: file in use"))
 }
 
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
-fn injected_rename_failure(_to: &Path) -> Option<io::Error> {
+fn injected_rename_failure(_busy: &Path) -> Option<io::Error> {
     None
 }
 
@@ -234,7 +235,7 @@ fn move_to_backup(
         }
     }
     prepare_parent(backup, &to, checked, touched)?;
-    rename_retry(&from, &to)?;
+    rename_retry(&from, &to, &from)?;
     touched.insert(from.parent().unwrap_or(dir).to_path_buf());
     touched.insert(to.parent().unwrap_or(backup).to_path_buf());
     crate::apply::crash_point("moved-to-backup");
@@ -262,11 +263,11 @@ fn place(src: &Path, dest: &Path, copy: bool) -> Result<(), ApplyError> {
         fsutil::set_shared_readable(tmp.path())?;
         tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
         let tmp_path = tmp.into_temp_path();
-        rename_retry(&tmp_path, dest)?;
+        rename_retry(&tmp_path, dest, dest)?;
         let _ = tmp_path.keep();
         Ok(())
     } else {
-        rename_retry(src, dest)
+        rename_retry(src, dest, dest)
     }
 }
 
@@ -454,8 +455,9 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if direction == Direction::Auto {
-                // No change in progress: backups left half-made by one that stopped are tidied.
-                backup::tidy(&layout.dir)?;
+                // No change in progress: backups left half-made by one that stopped are tidied. Best
+                // effort: the next update tidies them again before it makes its own backup.
+                let _ = backup::tidy(&layout.dir);
             }
             return Ok(None);
         }
@@ -537,7 +539,7 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
             match src {
                 Some(s) if fs::symlink_metadata(&s).is_err() => {
                     prepare_parent(dir, &s, &mut checked, &mut touched)?;
-                    rename_retry(&dest, &s)?;
+                    rename_retry(&dest, &s, &dest)?;
                 }
                 _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
             }
@@ -545,7 +547,7 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
         }
         if op.had_old && saved_exists && fs::symlink_metadata(&dest).is_err() {
             prepare_parent(dir, &dest, &mut checked, &mut touched)?;
-            rename_retry(&saved, &dest)?;
+            rename_retry(&saved, &dest, &dest)?;
             touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
         }
         crash_point("recovery-undone");

@@ -435,3 +435,27 @@ mod tests {
         assert_eq!(beside_exe(Path::new("/x/Opeka.exe")), Path::new("/x/Opeka.ini"));
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+
+    #[test]
+    fn mutated_ini_files_never_panic() {
+        const SEEDS: &[&[u8]] = &[
+            include_bytes!("../fuzz/corpus/ini/example.ini"),
+            include_bytes!("../fuzz/corpus/ini/everything.ini"),
+            include_bytes!("../fuzz/corpus/ini/bom-crlf.ini"),
+            include_bytes!("../fuzz/corpus/ini/errors.ini"),
+        ];
+        assert!(parse(Path::new("/opt/app/launcher.ini"), std::str::from_utf8(SEEDS[1]).unwrap()).is_ok());
+        let mut accepted = 0;
+        crate::manifest::mini_fuzz::run(SEEDS, 20_000, 0x5EED_0003, |data| {
+            let text = String::from_utf8_lossy(data);
+            if parse(Path::new("/opt/app/launcher.ini"), text.trim_start_matches('\u{feff}')).is_ok() {
+                accepted += 1;
+            }
+        });
+        assert!(accepted > 100, "only {accepted} mutated ini files were valid");
+    }
+}

@@ -304,3 +304,159 @@ mod tests {
         assert!(e.to_string().contains("update the launcher"));
     }
 }
+
+/// A small deterministic fuzzer for the parsers' unit tests: the seed corpus of `fuzz/` (the
+/// cargo-fuzz targets, which need a nightly toolchain) mutated by a xorshift generator, so every
+/// `cargo test` runs the parsers on some thousands of broken inputs.
+#[cfg(test)]
+pub(crate) mod mini_fuzz {
+    /// xorshift64*: tiny, fast, and the same sequence on every machine.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed | 1)
+        }
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Pieces that matter to the parsers: JSON and ini syntax, path tricks, number edges, bad UTF-8.
+    const TOKENS: &[&[u8]] = &[
+        b"..", b"/", b"\\", b"\\\\", b":", b"\"", b"{", b"}", b"[", b"]", b",", b"\\u0000", b"\\ud800",
+        b"\\uDFFF", b"18446744073709551616", b"18446744073709551615", b"-1", b"1e999", b"0.5", b"null",
+        b"true", b"CON", b"nul.txt", b"LAUNCH~1", b".launcher/", b"bkp.001/", b"C:", b"//?/", b"\xff",
+        b"\xc3", b"\xed\xa0\x80", b"\n", b"\r\n", b"\t", b"=", b";", b"#", b"[Update]", b"[App]",
+        b"PublicKey = RWQ", b"\"path\":\"", b"\"size\":", b"\"zsize\":", b"\"format\":1", b"\"expires\":\"",
+        b"2026-13-45T99:99:99Z",
+    ];
+
+    fn mutate(rng: &mut Rng, d: &mut Vec<u8>, seeds: &[&[u8]]) {
+        let at = |rng: &mut Rng, d: &Vec<u8>| rng.below(d.len() + 1);
+        match rng.below(8) {
+            0 if !d.is_empty() => {
+                let i = rng.below(d.len());
+                d[i] ^= 1 << rng.below(8);
+            }
+            1 if !d.is_empty() => {
+                let i = rng.below(d.len());
+                d[i] = rng.next() as u8;
+            }
+            2 => {
+                let i = at(rng, d);
+                d.insert(i, rng.next() as u8);
+            }
+            3 if !d.is_empty() => {
+                let i = rng.below(d.len());
+                let n = rng.below(d.len() - i).min(64) + 1;
+                d.drain(i..(i + n).min(d.len()));
+            }
+            4 if !d.is_empty() => {
+                // Duplicate a range: deeper nesting, repeated keys and entries.
+                let i = rng.below(d.len());
+                let n = (rng.below(d.len() - i) + 1).min(256);
+                let piece = d[i..i + n].to_vec();
+                let j = at(rng, d);
+                d.splice(j..j, piece);
+            }
+            5 => {
+                let s = seeds[rng.below(seeds.len())];
+                if !s.is_empty() {
+                    let i = rng.below(s.len());
+                    let n = (rng.below(s.len() - i) + 1).min(256);
+                    let j = at(rng, d);
+                    d.splice(j..j, s[i..i + n].iter().copied());
+                }
+            }
+            6 if !d.is_empty() => {
+                let i = rng.below(d.len());
+                d.truncate(i);
+            }
+            _ => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                let i = at(rng, d);
+                d.splice(i..i, t.iter().copied());
+            }
+        }
+    }
+
+    /// Calls `f` with `iterations` mutated seeds (1 to 4 mutations each); `f` asserts what must hold.
+    pub fn run(seeds: &[&[u8]], iterations: usize, seed: u64, mut f: impl FnMut(&[u8])) {
+        let mut rng = Rng::new(seed);
+        for i in 0..iterations {
+            let mut d = seeds[i % seeds.len()].to_vec();
+            for _ in 0..=rng.below(4) {
+                mutate(&mut rng, &mut d, seeds);
+            }
+            f(&d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+
+    const SEEDS: &[&[u8]] = &[
+        include_bytes!("../fuzz/corpus/manifest/published.json"),
+        include_bytes!("../fuzz/corpus/manifest/minimal.json"),
+        include_bytes!("../fuzz/corpus/manifest/semver.json"),
+        include_bytes!("../fuzz/corpus/manifest/traversal.json"),
+        include_bytes!("../fuzz/corpus/manifest/case-duplicate.json"),
+        include_bytes!("../fuzz/corpus/manifest/nested.json"),
+        include_bytes!("../fuzz/corpus/manifest/future-format.json"),
+    ];
+
+    #[test]
+    fn the_seed_corpus_holds_valid_manifests() {
+        for seed in &SEEDS[..3] {
+            Manifest::from_slice(seed).unwrap();
+        }
+    }
+
+    #[test]
+    fn mutated_manifests_never_panic_and_what_is_accepted_obeys_the_rules() {
+        let mut accepted = 0;
+        mini_fuzz::run(SEEDS, 20_000, 0x5EED_0001, |data| {
+            let Ok(m) = Manifest::from_slice(data) else { return };
+            accepted += 1;
+            assert!(m.files.len() <= MAX_FILES);
+            for f in &m.files {
+                assert!(paths::check_path(&f.path).is_ok(), "accepted path {:?}", f.path);
+                assert!(f.size <= MAX_FILE_SIZE && is_sha256_hex(&f.sha256));
+            }
+            assert!(paths::check_set(m.files.iter().map(|f| f.path.as_str())).is_empty());
+            let again = Manifest::from_slice(&m.to_bytes()).expect("canonical bytes parse");
+            assert_eq!(again, m, "input: {}", String::from_utf8_lossy(data));
+            let _ = m.version();
+        });
+        // The mutations must leave some inputs valid, or only the JSON parser is being tested.
+        assert!(accepted > 100, "only {accepted} mutated manifests were valid");
+    }
+
+    #[test]
+    fn mutated_signatures_never_panic() {
+        const SIG_SEEDS: &[&[u8]] = &[
+            include_bytes!("../fuzz/corpus/signature/valid"),
+            include_bytes!("../fuzz/corpus/signature/signature-only"),
+            include_bytes!("../fuzz/corpus/signature/truncated"),
+        ];
+        let key = crate::sign::TrustedKey::parse("RWRjKnSuIzZbxnoOtVTjE5abnzVyTaQYctSKj/xzj+oBixWpTQ38vxzQ").unwrap();
+        let text = String::from_utf8_lossy(SIG_SEEDS[0]);
+        let (sig, body) = text.split_once("\n\n").unwrap();
+        assert_eq!(key.verify(body.as_bytes(), Some(sig)), Ok(()), "the seed `valid` is a valid signature");
+        mini_fuzz::run(SIG_SEEDS, 3_000, 0x5EED_0002, |data| {
+            let text = String::from_utf8_lossy(data);
+            let (sig, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+            let _ = key.verify(body.as_bytes(), Some(sig));
+            let _ = crate::sign::trusted_comment(sig);
+        });
+    }
+}

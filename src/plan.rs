@@ -107,7 +107,7 @@ pub fn plan(
                 action: Action::Add,
                 entry: Some(f.clone()),
             }),
-            Observed::File { sha256 } if *sha256 == f.sha256 => {
+            Observed::File { sha256, mtime_ns, exec } if *sha256 == f.sha256 => {
                 unchanged += 1;
                 let want = crate::manifest::parse_time(&f.mtime).map(|t| {
                     t.duration_since(std::time::UNIX_EPOCH)
@@ -115,9 +115,8 @@ pub fn plan(
                         .unwrap_or(0)
                 });
                 // Windows has no executable bit, so only the date counts there.
-                match scan.stat.get(&f.path) {
-                    Some((mtime, exec)) if Some(*mtime) == want && (*exec == f.exec || !cfg!(unix)) => {}
-                    _ => touch.push(f.clone()),
+                if Some(*mtime_ns) != want || (*exec != f.exec && cfg!(unix)) {
+                    touch.push(f.clone());
                 }
             }
             Observed::File { .. } => ops.push(Op {

@@ -100,7 +100,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         held: Some(current.version.clone()),
         ops,
     };
-    let cache = s.touch(&plan, &scan)?;
+    let cache = s.touch(&target, &plan, &scan)?;
     apply::commit(&s.layout, &journal, &mut s.state, cache).map_err(UpdateError::from)?;
     crate::stage::clean(&s.layout, &Default::default());
     Ok(RolledBack {

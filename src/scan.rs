@@ -4,20 +4,28 @@
 //! they were when it was hashed and the cache entry is not racy (the file was not modified in the same
 //! second the hash was taken, git's racy-git rule); anything else is hashed, in parallel. `Check = full`
 //! hashes everything. Scanning only reads; it never changes the install.
+//!
+//! This is the launch path's hot loop (10,000 files must cost milliseconds): stats run in parallel, the
+//! result is one hash map, and the cache is only read; new cache entries come back in [`Scan::fresh`].
 
 use crate::config::CheckMode;
 use crate::fsutil;
 use crate::progress::Reporter;
 use crate::state::{now_secs, StatEntry};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// What is at a managed path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
     Missing,
-    File { sha256: String },
+    File {
+        sha256: String,
+        /// Modification time, nanoseconds since the epoch.
+        mtime_ns: i128,
+        exec: bool,
+    },
     /// Something the launcher must not write through or over: a symlink, a folder, a device.
     Blocked(String),
     /// The file exists but cannot be read.
@@ -26,11 +34,11 @@ pub enum Observed {
 
 #[derive(Debug, Default)]
 pub struct Scan {
-    pub files: BTreeMap<String, Observed>,
-    /// The stat cache after this scan (entries for every file seen).
-    pub cache: BTreeMap<String, StatEntry>,
-    /// Modification time (ns) and executable bit of every file seen.
-    pub stat: BTreeMap<String, (i128, bool)>,
+    pub files: HashMap<String, Observed>,
+    /// Cache entries for the files hashed by this scan.
+    pub fresh: Vec<(String, StatEntry)>,
+    /// Paths answered from the cache without hashing.
+    pub hits: usize,
     pub hashed: usize,
     pub hashed_bytes: u64,
 }
@@ -38,10 +46,81 @@ pub struct Scan {
 impl Scan {
     pub fn sha(&self, path: &str) -> Option<&str> {
         match self.files.get(path) {
-            Some(Observed::File { sha256 }) => Some(sha256),
+            Some(Observed::File { sha256, .. }) => Some(sha256),
             _ => None,
         }
     }
+
+    /// The stat cache after this scan: `old` with the fresh entries, limited to `keep`.
+    pub fn cache_after<'a>(
+        &self,
+        old: &BTreeMap<String, StatEntry>,
+        keep: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeMap<String, StatEntry> {
+        let keep: HashSet<&str> = keep.into_iter().collect();
+        let mut c: BTreeMap<String, StatEntry> = old
+            .iter()
+            .filter(|(p, _)| keep.contains(p.as_str()))
+            .map(|(p, e)| (p.clone(), e.clone()))
+            .collect();
+        for (p, e) in &self.fresh {
+            if keep.contains(p.as_str()) {
+                c.insert(p.clone(), e.clone());
+            }
+        }
+        c
+    }
+}
+
+/// What one stat found, before hashing.
+enum Stat {
+    Done(Observed, bool),
+    Hash(std::fs::Metadata),
+}
+
+fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: CheckMode) -> Stat {
+    let abs = fsutil::native(dir, p);
+    let meta = match std::fs::symlink_metadata(&abs) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stat::Done(Observed::Missing, false),
+        Err(e) => {
+            // A parent that is a file (`ENOTDIR`) means the path cannot exist as given.
+            let blocked = abs
+                .ancestors()
+                .skip(1)
+                .take_while(|a| *a != dir)
+                .any(|a| a.is_file() || a.is_symlink());
+            let o = if blocked {
+                Observed::Blocked("a folder on its path is a file or a link".into())
+            } else {
+                Observed::Unreadable(e.to_string())
+            };
+            return Stat::Done(o, false);
+        }
+    };
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        return Stat::Done(Observed::Blocked("it is a symbolic link".into()), false);
+    }
+    if !ft.is_file() {
+        let what = if ft.is_dir() { "it is a folder" } else { "it is not a regular file" };
+        return Stat::Done(Observed::Blocked(what.into()), false);
+    }
+    if mode == CheckMode::Quick {
+        if let Some(c) = cache.get(p) {
+            let mtime = fsutil::mtime_ns(&meta);
+            let racy = c.hashed_at <= (mtime / 1_000_000_000) as i64 + 1;
+            if c.size == meta.len() && c.mtime_ns == mtime && c.inode == fsutil::file_id(&meta) && !racy {
+                let o = Observed::File {
+                    sha256: c.sha256.clone(),
+                    mtime_ns: mtime,
+                    exec: fsutil::is_executable(&meta),
+                };
+                return Stat::Done(o, true);
+            }
+        }
+    }
+    Stat::Hash(meta)
 }
 
 /// Scans `paths` under `dir`.
@@ -52,52 +131,22 @@ pub fn scan<'a>(
     mode: CheckMode,
     reporter: &Reporter,
 ) -> Scan {
-    let mut out = Scan::default();
-    let mut to_hash: Vec<(String, std::fs::Metadata)> = Vec::new();
-    for p in paths {
-        if out.files.contains_key(p) {
-            continue;
-        }
-        let abs = fsutil::native(dir, p);
-        let meta = match std::fs::symlink_metadata(&abs) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                out.files.insert(p.to_string(), Observed::Missing);
-                continue;
+    let mut seen = HashSet::new();
+    let unique: Vec<&str> = paths.into_iter().filter(|p| seen.insert(*p)).collect();
+    let stats: Vec<(&str, Stat)> = unique.par_iter().map(|p| (*p, stat_one(dir, p, cache, mode))).collect();
+    let mut out = Scan {
+        files: HashMap::with_capacity(stats.len()),
+        ..Default::default()
+    };
+    let mut to_hash: Vec<(&str, std::fs::Metadata)> = Vec::new();
+    for (p, s) in stats {
+        match s {
+            Stat::Done(o, hit) => {
+                out.hits += usize::from(hit);
+                out.files.insert(p.to_string(), o);
             }
-            Err(e) => {
-                // A parent that is a file (`ENOTDIR`) means the path cannot exist as given.
-                if abs.ancestors().skip(1).take_while(|a| *a != dir).any(|a| a.is_file() || a.is_symlink()) {
-                    out.files.insert(p.to_string(), Observed::Blocked("a folder on its path is a file or a link".into()));
-                } else {
-                    out.files.insert(p.to_string(), Observed::Unreadable(e.to_string()));
-                }
-                continue;
-            }
-        };
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            out.files.insert(p.to_string(), Observed::Blocked("it is a symbolic link".into()));
-            continue;
+            Stat::Hash(meta) => to_hash.push((p, meta)),
         }
-        if !ft.is_file() {
-            let what = if ft.is_dir() { "it is a folder" } else { "it is not a regular file" };
-            out.files.insert(p.to_string(), Observed::Blocked(what.into()));
-            continue;
-        }
-        out.stat.insert(p.to_string(), (fsutil::mtime_ns(&meta), fsutil::is_executable(&meta)));
-        if mode == CheckMode::Quick {
-            if let Some(c) = cache.get(p) {
-                let mtime = fsutil::mtime_ns(&meta);
-                let racy = c.hashed_at <= (mtime / 1_000_000_000) as i64 + 1;
-                if c.size == meta.len() && c.mtime_ns == mtime && c.inode == fsutil::file_id(&meta) && !racy {
-                    out.files.insert(p.to_string(), Observed::File { sha256: c.sha256.clone() });
-                    out.cache.insert(p.to_string(), c.clone());
-                    continue;
-                }
-            }
-        }
-        to_hash.push((p.to_string(), meta));
     }
     if to_hash.is_empty() {
         return out;
@@ -105,7 +154,7 @@ pub fn scan<'a>(
     let total: u64 = to_hash.iter().map(|(_, m)| m.len()).sum();
     let task = reporter.task("Checking", total, true);
     let now = now_secs();
-    let results: Vec<(String, Observed, Option<StatEntry>)> = to_hash
+    let results: Vec<(&str, Observed, Option<StatEntry>)> = to_hash
         .par_iter()
         .map(|(p, meta)| {
             let abs = fsutil::native(dir, p);
@@ -115,16 +164,23 @@ pub fn scan<'a>(
                 Ok((sha, _)) => {
                     // Stat again after hashing: a file written meanwhile must not be cached as hashed.
                     let after = std::fs::symlink_metadata(&abs).ok();
-                    let entry = after.filter(|a| a.len() == meta.len() && fsutil::mtime_ns(a) == fsutil::mtime_ns(meta)).map(|a| StatEntry {
-                        size: a.len(),
-                        mtime_ns: fsutil::mtime_ns(&a),
-                        inode: fsutil::file_id(&a),
-                        sha256: sha.clone(),
-                        hashed_at: now,
-                    });
-                    (p.clone(), Observed::File { sha256: sha }, entry)
+                    let entry = after
+                        .filter(|a| a.len() == meta.len() && fsutil::mtime_ns(a) == fsutil::mtime_ns(meta))
+                        .map(|a| StatEntry {
+                            size: a.len(),
+                            mtime_ns: fsutil::mtime_ns(&a),
+                            inode: fsutil::file_id(&a),
+                            sha256: sha.clone(),
+                            hashed_at: now,
+                        });
+                    let o = Observed::File {
+                        sha256: sha,
+                        mtime_ns: fsutil::mtime_ns(meta),
+                        exec: fsutil::is_executable(meta),
+                    };
+                    (*p, o, entry)
                 }
-                Err(e) => (p.clone(), Observed::Unreadable(e.source.to_string()), None),
+                Err(e) => (*p, Observed::Unreadable(e.source.to_string()), None),
             }
         })
         .collect();
@@ -133,9 +189,9 @@ pub fn scan<'a>(
     out.hashed_bytes = total;
     for (p, obs, entry) in results {
         if let Some(e) = entry {
-            out.cache.insert(p.clone(), e);
+            out.fresh.push((p.to_string(), e));
         }
-        out.files.insert(p, obs);
+        out.files.insert(p.to_string(), obs);
     }
     out
 }

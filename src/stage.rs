@@ -44,6 +44,17 @@ pub enum StageError {
     Fs(#[from] FsError),
 }
 
+impl StageError {
+    /// The server sent content that cannot be the release's (wrong hash, too long, not zstd): trying
+    /// again at once downloads the same bytes, so callers back off after repeated failures.
+    pub fn is_bad_content(&self) -> bool {
+        matches!(
+            self,
+            StageError::Mismatch { .. } | StageError::TooLong { .. } | StageError::Decompress { .. }
+        )
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StageStats {
     /// Bytes received from the source in this run.

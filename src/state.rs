@@ -46,6 +46,25 @@ pub struct Failures {
     pub last: i64,
 }
 
+/// Failures of one release that are retried at once on the next start (a bad download may be a proxy's
+/// hiccup); after that, attempts are spaced out.
+pub const RETRIES_BEFORE_BACKOFF: u32 = 2;
+/// The first wait after [`RETRIES_BEFORE_BACKOFF`] failures; it doubles with each further failure.
+pub const BACKOFF_FIRST_SECS: i64 = 15 * 60;
+/// The longest wait between two attempts at a release that keeps failing.
+pub const BACKOFF_MAX_SECS: i64 = 24 * 60 * 60;
+
+impl Failures {
+    /// How long to wait after the `count`-th failure before trying the release again.
+    pub fn wait_after(count: u32) -> i64 {
+        if count <= RETRIES_BEFORE_BACKOFF {
+            return 0;
+        }
+        let doublings = (count - RETRIES_BEFORE_BACKOFF - 1).min(16);
+        (BACKOFF_FIRST_SECS << doublings).min(BACKOFF_MAX_SECS)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     #[serde(default)]
@@ -146,6 +165,28 @@ impl State {
     pub fn installed_version(&self) -> Option<&str> {
         self.installed.as_ref().map(|m| m.version.as_str())
     }
+
+    /// Records a failed attempt to apply `version` (another version starts a new count).
+    pub fn record_failure(&mut self, version: &str, now: i64) {
+        let count = match &self.failures {
+            Some(f) if f.version == version => f.count.saturating_add(1),
+            _ => 1,
+        };
+        self.failures = Some(Failures {
+            version: version.to_string(),
+            count,
+            last: now,
+        });
+    }
+
+    /// When `version` has failed too often to be tried now: the failures so far and the seconds left
+    /// until the next attempt. A clock set back does not block updates forever.
+    pub fn backoff(&self, version: &str, now: i64) -> Option<(u32, i64)> {
+        let f = self.failures.as_ref().filter(|f| f.version == version)?;
+        let wait = Failures::wait_after(f.count);
+        let elapsed = now - f.last;
+        (wait > 0 && (0..wait).contains(&elapsed)).then_some((f.count, wait - elapsed))
+    }
 }
 
 pub fn now_secs() -> i64 {
@@ -171,5 +212,32 @@ pub fn log_line(layout: &Layout, from: Option<&str>, to: Option<&str>, result: &
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(layout.log()) {
             let _ = f.write_all(line.as_bytes());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_that_keeps_failing_is_tried_less_and_less_often() {
+        let mut s = State::default();
+        let t0 = 1_800_000_000;
+        s.record_failure("2.0.0", t0);
+        s.record_failure("2.0.0", t0);
+        assert_eq!(s.backoff("2.0.0", t0), None, "two failures are retried at once");
+        s.record_failure("2.0.0", t0);
+        assert_eq!(s.backoff("2.0.0", t0 + 60), Some((3, BACKOFF_FIRST_SECS - 60)));
+        assert_eq!(s.backoff("2.0.0", t0 + BACKOFF_FIRST_SECS), None);
+        assert_eq!(s.backoff("2.1.0", t0), None, "a newer release is tried at once");
+        s.record_failure("2.0.0", t0);
+        assert_eq!(s.backoff("2.0.0", t0).map(|b| b.1), Some(2 * BACKOFF_FIRST_SECS));
+        for _ in 0..40 {
+            s.record_failure("2.0.0", t0);
+        }
+        assert_eq!(s.backoff("2.0.0", t0).map(|b| b.1), Some(BACKOFF_MAX_SECS));
+        assert_eq!(s.backoff("2.0.0", t0 - 10), None, "a clock set back does not block");
+        s.record_failure("2.1.0", t0);
+        assert_eq!(s.failures.as_ref().map(|f| f.count), Some(1));
     }
 }

@@ -153,6 +153,11 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Lets other launchers in (the app is about to start).
+    pub fn release_lock(&mut self) {
+        self._lock = None;
+    }
+
     pub fn installed(&self) -> Option<&Manifest> {
         self.state.installed.as_ref()
     }
@@ -402,17 +407,17 @@ impl<'a> Session<'a> {
             held: self.state.held.clone(),
             ops,
         };
-        let cache = self.touch(plan, scan)?;
+        let cache = self.touch(target, plan, scan)?;
         apply::commit(&self.layout, &journal, &mut self.state, cache)?;
         let keep: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         stage::clean(&self.layout, &keep);
         Ok(folder)
     }
 
-    /// Sets the date and executable bit of files whose content is right; returns the stat cache with
-    /// their new stats.
-    pub(crate) fn touch(&self, plan: &Plan, scan: &Scan) -> Result<std::collections::BTreeMap<String, crate::state::StatEntry>, UpdateError> {
-        let mut cache = scan.cache.clone();
+    /// Sets the date and executable bit of files whose content is right; returns the stat cache for
+    /// `target`'s files, with the scan's fresh entries and the touched files' new stats.
+    pub(crate) fn touch(&self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<std::collections::BTreeMap<String, crate::state::StatEntry>, UpdateError> {
+        let mut cache = scan.cache_after(&self.state.cache, target.files.iter().map(|f| f.path.as_str()));
         for t in &plan.touch {
             apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
             if let Some(e) = scan::entry_for(&self.layout.dir, &t.path, &t.sha256) {
@@ -423,15 +428,24 @@ impl<'a> Session<'a> {
     }
 
     /// Saves the state when the scan refreshed the cache or metadata was fixed (no update needed).
+    /// On a normal day (every file answered from the cache, nothing to fix) it writes nothing.
     pub fn settle(&mut self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<(), UpdateError> {
-        let cache = self.touch(plan, scan)?;
-        let installed_changed = self.state.installed.as_ref() != Some(target);
-        if cache != self.state.cache || installed_changed || !self.had_state {
-            self.state.cache = cache;
-            self.state.installed = Some(target.clone());
-            self.save()?;
+        let same_release = self.installed().is_some_and(|i| {
+            i.version == target.version && i.published == target.published && i.files.len() == target.files.len()
+        });
+        let unchanged = same_release
+            && self.had_state
+            && plan.touch.is_empty()
+            && scan.fresh.is_empty()
+            && scan.hits == target.files.len()
+            && self.state.cache.len() == target.files.len();
+        if unchanged {
+            return Ok(());
         }
-        Ok(())
+        let cache = self.touch(target, plan, scan)?;
+        self.state.cache = cache;
+        self.state.installed = Some(target.clone());
+        self.save()
     }
 
     pub fn save(&mut self) -> Result<(), UpdateError> {
@@ -454,19 +468,27 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Fails early, with the folder and the right needed, when the install folder is read-only.
+/// Fails early, before any download, with the folder and the right needed, when the install folder
+/// or its `.launcher` folder does not let the launcher create, rename and delete files. The probe names
+/// carry the pid: this runs before the lock, and several launchers may start at once.
 fn check_writable(layout: &Layout) -> Result<(), UpdateError> {
-    let probe = layout.meta.join(".write-test");
-    match std::fs::write(&probe, b"") {
-        Ok(()) => {
+    let pid = std::process::id();
+    for dir in [&layout.meta, &layout.dir] {
+        let probe = dir.join(format!(".launcher-probe-{pid}"));
+        let moved = dir.join(format!(".launcher-probe-{pid}.moved"));
+        let result = std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::rename(&probe, &moved))
+            .and_then(|()| std::fs::remove_file(&moved));
+        if let Err(source) = result {
             let _ = std::fs::remove_file(&probe);
-            Ok(())
+            let _ = std::fs::remove_file(&moved);
+            return Err(UpdateError::ReadOnly {
+                dir: layout.dir.clone(),
+                source,
+            });
         }
-        Err(source) => Err(UpdateError::ReadOnly {
-            dir: layout.dir.clone(),
-            source,
-        }),
     }
+    Ok(())
 }
 
 /// Reads a file into a `String` with an error that names it.

@@ -107,8 +107,10 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         .hint("set Enable = 1 for the first run, or install the app into Dir by other means")
         .into());
     }
-    let m = session.installed().cloned();
-    drop(session); // release the lock before the app starts
+    let m = session.state.installed.take();
+    session.release_lock(); // before the app starts: it may run for hours
+    // `exec` replaces the process: freeing the session's maps first would only cost time.
+    std::mem::forget(session);
     let Some(m) = m else {
         return Err(Failure::new(code::NOT_INSTALLED, "nothing is installed").into());
     };
@@ -120,8 +122,11 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
         cur = c.source();
     }
     s
@@ -159,6 +164,26 @@ fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(Stri
     let from = s.installed().map(|m| m.version.clone());
     let first = from.is_none();
     let verb = if first { "Installing" } else if from.as_deref() == Some(target.version.as_str()) { "Repairing" } else { "Updating to" };
+    // A release whose content keeps failing verification is not downloaded again on every start.
+    let now = state::now_secs();
+    if !*mandatory && !first {
+        if let Some((count, wait)) = s.state.backoff(&target.version, now) {
+            r.warn(format!(
+                "the update to {} failed {count} times with bad content from the server; the next attempt is in {} min",
+                target.version,
+                (wait + 59) / 60
+            ));
+            state::log_line(
+                &s.layout,
+                from.as_deref(),
+                Some(&target.version),
+                &format!("backed off: {count} failures, next attempt in {wait} s"),
+                0,
+                0.0,
+            );
+            return Ok(None);
+        }
+    }
     r.info(format!(
         "{verb} {} {}: {} (download {})",
         target.product,
@@ -166,7 +191,15 @@ fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(Stri
         plan.summary(),
         human_bytes(plan.download_bytes())
     ));
-    let stats = s.stage(&plan)?;
+    let stats = match s.stage(&plan) {
+        Ok(stats) => stats,
+        Err(e) => {
+            if matches!(&e, UpdateError::Stage(se) if se.is_bad_content()) {
+                s.state.record_failure(&target.version, now);
+            }
+            return Err(e);
+        }
+    };
     let self_rel = me.manifest_path(&s.layout.dir);
     let replaced_self = !me.restarted
         && self_rel.is_some_and(|p| {

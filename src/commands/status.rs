@@ -42,6 +42,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         "installed": installed.map(|m| m.version.clone()),
         "published": installed.map(|m| m.published.clone()),
         "expires": installed.and_then(|m| m.expires.clone()),
+        "expired": installed.map(|m| m.is_expired(std::time::SystemTime::now())),
         "files": installed.map(|m| m.files.len()),
         "server_version": server.as_ref().ok(),
         "server_error": server.as_ref().err(),
@@ -68,7 +69,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
                 m.version,
                 m.files.len(),
                 m.published,
-                m.expires.as_ref().map(|e| format!(", expires {e}")).unwrap_or_default()
+                m.expires.as_deref().map(expiry).unwrap_or_default()
             ),
             None => "nothing".into(),
         },
@@ -110,4 +111,28 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     }
     print!("{out}");
     Ok(code::OK)
+}
+
+/// `, expires DATE (in 3 days)` or `, expired DATE (2 hours ago)`: when the signed manifest of the
+/// installed release stops being accepted, so IT sees a channel that the publisher forgot to refresh.
+fn expiry(date: &str) -> String {
+    let Some(t) = crate::manifest::parse_time(date) else {
+        return format!(", expires {date}");
+    };
+    let now = std::time::SystemTime::now();
+    let (verb, span, ago) = match t.duration_since(now) {
+        Ok(left) => ("expires", left, false),
+        Err(e) => ("expired", e.duration(), true),
+    };
+    let secs = span.as_secs();
+    let amount = match secs {
+        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
+        s if s >= 2 * 3_600 => format!("{} hours", s / 3_600),
+        s => format!("{} minutes", s / 60),
+    };
+    if ago {
+        format!(", {verb} {date} ({amount} ago)")
+    } else {
+        format!(", {verb} {date} (in {amount})")
+    }
 }

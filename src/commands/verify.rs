@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
     let mut damaged = Vec::new();
     for f in &m.files {
         match result.files.get(&f.path) {
-            Some(Observed::File { sha256 }) if *sha256 == f.sha256 => {}
+            Some(Observed::File { sha256, .. }) if *sha256 == f.sha256 => {}
             Some(Observed::File { .. }) => damaged.push(format!("changed: {}", f.path)),
             Some(Observed::Missing) | None => damaged.push(format!("missing: {}", f.path)),
             Some(Observed::Blocked(why)) | Some(Observed::Unreadable(why)) => {

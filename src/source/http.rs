@@ -89,9 +89,15 @@ impl HttpSource {
                 detail: "too many redirects (a redirect loop on the server)".into(),
             }
         } else {
+            let detail = chain(&e);
+            // An HTTPS tunnel (`CONNECT`) refused with 407 surfaces as a connect error, not a status;
+            // hyper-util words it "tunnel error: proxy authorization required".
+            if detail.to_ascii_lowercase().contains("proxy authorization required") {
+                return SourceError::ProxyAuth { url: url.to_string() };
+            }
             SourceError::Connect {
                 url: url.to_string(),
-                detail: chain(&e),
+                detail,
             }
         }
     }
@@ -124,16 +130,16 @@ impl HttpSource {
 }
 
 /// reqwest reports a read that waited longer than `Timeout` as `ErrorKind::Other`; give it its real
-/// kind, so callers can say "the server stopped sending" and keep what arrived for a resume.
+/// kind, so callers can say "the server stopped sending" and keep what arrived for a resume. Other
+/// body errors get their whole chain ("connection reset"), not just "response body error".
 fn timed_out_kind(e: std::io::Error) -> std::io::Error {
-    let timeout = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-        .is_some_and(reqwest::Error::is_timeout);
-    if timeout {
-        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    let Some(inner) = e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()) else {
+        return e;
+    };
+    if inner.is_timeout() {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, chain(inner))
     } else {
-        e
+        std::io::Error::new(e.kind(), chain(inner))
     }
 }
 

@@ -3,7 +3,7 @@
 //! every managed file the old or the new version for the whole set, the user's files untouched, the
 //! backups consistent, and the app started.
 
-use crate::common::{noise, sample_tree, InstallDir, Run, Bench, Tree};
+use crate::common::{noise, sample_tree, Bench, InstallDir, Run, Tree};
 use std::time::{Duration, Instant};
 
 /// v0.8.0 → v0.9.0 → v1.0.0 are installed in turn (two backups, `Backups = 2`); v2.0.0 changes, adds
@@ -11,8 +11,15 @@ use std::time::{Duration, Instant};
 fn trees() -> Vec<(&'static str, Tree)> {
     let lib = |version: &str, t: &mut Tree, changed: std::ops::Range<usize>| {
         for i in 0..12 {
-            let v = if changed.contains(&i) { version } else { "base" };
-            t.insert(format!("lib/mod{i:02}.dat"), format!("module {i} of {v}\n").repeat(40).into_bytes());
+            let v = if changed.contains(&i) {
+                version
+            } else {
+                "base"
+            };
+            t.insert(
+                format!("lib/mod{i:02}.dat"),
+                format!("module {i} of {v}\n").repeat(40).into_bytes(),
+            );
         }
     };
     let mut v08 = sample_tree("0.8.0");
@@ -31,7 +38,11 @@ fn trees() -> Vec<(&'static str, Tree)> {
     let demo = v2["bin/demo"].clone();
     v2.insert("bin/demo".into(), [&demo[..], b"# 2.0.0\n"].concat());
     let shared = noise(3, 50 * 1024);
-    for p in ["plugins/extra/a.dat", "plugins/extra/b.dat", "docs/same.dat"] {
+    for p in [
+        "plugins/extra/a.dat",
+        "plugins/extra/b.dat",
+        "docs/same.dat",
+    ] {
         v2.insert(p.into(), shared.clone());
     }
     v2.insert("docs/NEW.txt".into(), b"new in 2.0.0\n".to_vec());
@@ -41,7 +52,10 @@ fn trees() -> Vec<(&'static str, Tree)> {
 /// Files the user made: one in a folder the app manages, one in a folder of its own, one in `lib/`.
 fn user_files() -> Tree {
     let mut u = Tree::new();
-    u.insert("data/user-settings.ini".into(), b"[me]\ncolour = green\n".to_vec());
+    u.insert(
+        "data/user-settings.ini".into(),
+        b"[me]\ncolour = green\n".to_vec(),
+    );
     u.insert("notes/mine.txt".into(), b"my notes\n".to_vec());
     u.insert("lib/user-plugin.dat".into(), b"not the app's\n".to_vec());
     u
@@ -56,6 +70,8 @@ pub struct Fixture {
     pub v2: Tree,
     pub user: Tree,
     pub all: Vec<(&'static str, Tree)>,
+    /// The backup settings of the scenarios' launcher.ini.
+    pub backups: &'static str,
 }
 
 pub fn fixture() -> Fixture {
@@ -81,10 +97,18 @@ pub fn fixture() -> Fixture {
         all,
         template,
         site,
+        backups: "Backups = 2",
     }
 }
 
 impl Fixture {
+    /// A copy of the template install for one scenario, with this fixture's backup settings.
+    fn scenario(&self, name: &str) -> InstallDir {
+        let i = self.template.clone_to(&self.site.root.join(name));
+        i.config(self.site.repo.to_str().unwrap(), self.backups);
+        i
+    }
+
     fn versions(&self) -> [(&str, &Tree); 2] {
         [("1.0.0", &self.v1), ("2.0.0", &self.v2)]
     }
@@ -95,8 +119,16 @@ impl Fixture {
 
     /// Files v2 places (added or replaced) and moves into the backup (replaced or deleted).
     fn counts(&self) -> (usize, usize) {
-        let placed = self.v2.iter().filter(|(p, b)| self.v1.get(*p) != Some(*b)).count();
-        let moved = self.v1.iter().filter(|(p, b)| self.v2.get(*p) != Some(*b)).count();
+        let placed = self
+            .v2
+            .iter()
+            .filter(|(p, b)| self.v1.get(*p) != Some(*b))
+            .count();
+        let moved = self
+            .v1
+            .iter()
+            .filter(|(p, b)| self.v2.get(*p) != Some(*b))
+            .count();
         (placed, moved)
     }
 
@@ -105,14 +137,20 @@ impl Fixture {
     pub fn check_settled(&self, i: &InstallDir, context: &str) -> String {
         let found = i.assert_whole(&self.versions(), &self.user, context);
         let meta = i.app.join(".launcher");
-        assert!(!meta.join("journal.json").exists(), "{context}: the journal is left behind");
+        assert!(
+            !meta.join("journal.json").exists(),
+            "{context}: the journal is left behind"
+        );
         let leftovers: Vec<String> = std::fs::read_dir(&meta)
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with(".tmp-"))
             .collect();
-        assert!(leftovers.is_empty(), "{context}: temp files left in .launcher: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "{context}: temp files left in .launcher: {leftovers:?}"
+        );
         i.assert_backups(&self.all_versions(), context);
         found
     }
@@ -120,17 +158,48 @@ impl Fixture {
     /// The update completed: v2 everywhere, the newest backup holds v1's replaced and deleted files,
     /// staging is empty, and `rollback` gives back exactly v1 with the user's files.
     pub fn check_completed(&self, i: &InstallDir, context: &str) {
-        assert_eq!(self.check_settled(i, context), "2.0.0", "{context}: the update did not complete");
+        assert_eq!(
+            self.check_settled(i, context),
+            "2.0.0",
+            "{context}: the update did not complete"
+        );
         let staging = i.app.join(".launcher/staging");
-        let staged: Vec<_> = std::fs::read_dir(&staging).map(|rd| rd.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-        assert!(staged.is_empty(), "{context}: staging still holds {staged:?}");
+        let staged: Vec<_> = std::fs::read_dir(&staging)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            staged.is_empty(),
+            "{context}: staging still holds {staged:?}"
+        );
         let backups = i.backups();
-        assert_eq!(backups, ["bkp.001", "bkp.002"], "{context}: expected the two newest backups");
+        assert_eq!(
+            backups,
+            ["bkp.001", "bkp.002"],
+            "{context}: expected the two newest backups"
+        );
         let info: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(i.app.join("bkp.002/backup.json")).unwrap()).unwrap();
-        assert_eq!((info["from"].as_str(), info["to"].as_str()), (Some("1.0.0"), Some("2.0.0")), "{context}");
+            serde_json::from_slice(&std::fs::read(i.app.join("bkp.002/backup.json")).unwrap())
+                .unwrap();
+        if self.backups.contains("Backups = 0") {
+            // No backup is made; the old ones stay as they were, and the undo folder is gone.
+            assert_eq!(info["to"].as_str(), Some("1.0.0"), "{context}");
+            assert!(
+                !i.app.join(".launcher/undo").exists(),
+                "{context}: undo folder left"
+            );
+            return;
+        }
+        assert_eq!(
+            (info["from"].as_str(), info["to"].as_str()),
+            (Some("1.0.0"), Some("2.0.0")),
+            "{context}"
+        );
         i.run(&["rollback"], &[]).success();
-        let back = i.assert_whole(&self.versions(), &self.user, &format!("{context}, then rollback"));
+        let back = i.assert_whole(
+            &self.versions(),
+            &self.user,
+            &format!("{context}, then rollback"),
+        );
         assert_eq!(back, "1.0.0", "{context}: rollback did not restore 1.0.0");
         i.assert_backups(&self.all_versions(), &format!("{context}, then rollback"));
     }
@@ -141,7 +210,9 @@ fn assert_crashed(r: &Run, point: &str) {
     use std::os::unix::process::ExitStatusExt;
     let name = point.split(':').next().unwrap();
     assert!(
-        r.out.status.signal().is_some() && r.stderr().contains(&format!("crash point `{name}` reached")),
+        r.out.status.signal().is_some()
+            && r.stderr()
+                .contains(&format!("crash point `{name}` reached")),
         "expected the launcher to abort at `{point}`{}",
         r.explain()
     );
@@ -149,7 +220,12 @@ fn assert_crashed(r: &Run, point: &str) {
 
 /// A start that cannot reach the server (it names a folder that does not exist): it must recover and
 /// start a whole version, without the update's help. Returns the version that started.
-pub fn offline_start(i: &InstallDir, versions: &[(&str, &Tree)], user: &Tree, context: &str) -> String {
+pub fn offline_start(
+    i: &InstallDir,
+    versions: &[(&str, &Tree)],
+    user: &Tree,
+    context: &str,
+) -> String {
     let offline = InstallDir {
         ini: i.root.join("offline.ini"),
         ..i.clone()
@@ -162,7 +238,10 @@ pub fn offline_start(i: &InstallDir, versions: &[(&str, &Tree)], user: &Tree, co
         "{context}: the offline start did not start {found}{}",
         r.explain()
     );
-    assert!(!i.app.join(".launcher/journal.json").exists(), "{context}: journal left after the offline start");
+    assert!(
+        !i.app.join(".launcher/journal.json").exists(),
+        "{context}: journal left after the offline start"
+    );
     found
 }
 
@@ -172,7 +251,11 @@ fn clean_run(f: &Fixture, i: &InstallDir, context: &str) {
     offline_start(i, &f.versions(), &f.user, context);
     f.check_settled(i, &format!("{context}, after the offline start"));
     let r = i.run(&[], &[]).success();
-    assert!(r.stdout().contains("demo app 2.0.0"), "{context}: 2.0.0 did not start{}", r.explain());
+    assert!(
+        r.stdout().contains("demo app 2.0.0"),
+        "{context}: 2.0.0 did not start{}",
+        r.explain()
+    );
     f.check_completed(i, context);
 }
 
@@ -180,28 +263,73 @@ fn clean_run(f: &Fixture, i: &InstallDir, context: &str) {
 fn crash_at_every_step_of_an_update_leaves_old_or_new_and_the_next_start_completes_it() {
     let f = fixture();
     let (placed, moved) = f.counts();
-    assert!(placed >= 10 && moved >= 10, "the update should be big enough: {placed} placed, {moved} moved");
-    let mut points: Vec<String> = ["staged", "rotate-deleted", "backup-ready", "journal-written"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    assert!(
+        placed >= 10 && moved >= 10,
+        "the update should be big enough: {placed} placed, {moved} moved"
+    );
+    let mut points: Vec<String> = [
+        "staged",
+        "rotate-deleted",
+        "backup-ready",
+        "journal-written",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     points.extend((1..=moved).map(|n| format!("moved-to-backup:{n}")));
     points.extend((1..=placed).map(|n| format!("placed:{n}")));
     points.extend(["before-state".to_string(), "after-state".to_string()]);
     let mut tried = 0;
     for (k, point) in points.iter().enumerate() {
-        let i = f.template.clone_to(&f.site.root.join(format!("c{k}")));
+        let i = f.scenario(&format!("c{k}"));
         let r = i.run(&[], &[("LAUNCHER_CRASH_AT", point)]);
         assert_crashed(&r, point);
         // Before the next start the files may be mixed, but the user's files are never touched.
         for (p, b) in &f.user {
-            assert_eq!(std::fs::read(i.app.join(p)).ok().as_ref(), Some(b), "`{p}` changed at {point}");
+            assert_eq!(
+                std::fs::read(i.app.join(p)).ok().as_ref(),
+                Some(b),
+                "`{p}` changed at {point}"
+            );
         }
         clean_run(&f, &i, &format!("crash at `{point}`"));
         std::fs::remove_dir_all(&i.root).unwrap();
         tried += 1;
     }
     eprintln!("crash points tried during the update: {tried}");
+}
+
+#[test]
+fn crash_with_full_backups_or_none_leaves_old_or_new_and_the_next_start_completes_it() {
+    let mut f = fixture();
+    let mut tried = 0;
+    for backups in ["Backups = 2\nBackupMode = full", "Backups = 0"] {
+        f.backups = backups;
+        let mut points = vec![
+            "staged",
+            "backup-ready",
+            "journal-written",
+            "moved-to-backup:1",
+        ];
+        points.extend([
+            "moved-to-backup:7",
+            "placed:1",
+            "placed:9",
+            "before-state",
+            "after-state",
+        ]);
+        if backups.contains("full") {
+            points.push("rotate-deleted");
+        }
+        for (k, point) in points.iter().enumerate() {
+            let i = f.scenario(&format!("m{tried}-{k}"));
+            assert_crashed(&i.run(&[], &[("LAUNCHER_CRASH_AT", point)]), point);
+            clean_run(&f, &i, &format!("{backups:?}, crash at `{point}`"));
+            std::fs::remove_dir_all(&i.root).unwrap();
+            tried += 1;
+        }
+    }
+    eprintln!("crash points tried with full backups and without backups: {tried}");
 }
 
 #[test]
@@ -212,7 +340,7 @@ fn crash_during_recovery_is_recovered_by_the_next_start() {
     let mut scenario = 0;
     let mut next = |f: &Fixture| {
         scenario += 1;
-        f.template.clone_to(&f.site.root.join(format!("r{scenario}")))
+        f.scenario(&format!("r{scenario}"))
     };
 
     // Roll-forward recovery stopped at its start and after its first and later placements.
@@ -227,7 +355,11 @@ fn crash_during_recovery_is_recovered_by_the_next_start() {
         let i = next(&f);
         assert_crashed(&i.run(&[], &[("LAUNCHER_CRASH_AT", first)]), first);
         assert_crashed(&i.run(&[], &[("LAUNCHER_CRASH_AT", second)]), second);
-        clean_run(&f, &i, &format!("crash at `{first}`, then in recovery at `{second}`"));
+        clean_run(
+            &f,
+            &i,
+            &format!("crash at `{first}`, then in recovery at `{second}`"),
+        );
         tried += 2;
     }
 
@@ -235,7 +367,10 @@ fn crash_during_recovery_is_recovered_by_the_next_start() {
     // change from the backup; it is stopped after each undone operation in turn.
     for n in [1, 2, 5, 9, 13] {
         let i = next(&f);
-        assert_crashed(&i.run(&[], &[("LAUNCHER_CRASH_AT", "placed:6")]), "placed:6");
+        assert_crashed(
+            &i.run(&[], &[("LAUNCHER_CRASH_AT", "placed:6")]),
+            "placed:6",
+        );
         std::fs::remove_dir_all(i.app.join(".launcher/staging")).unwrap();
         let point = format!("recovery-undone:{n}");
         assert_crashed(&i.run(&[], &[("LAUNCHER_CRASH_AT", &point)]), &point);
@@ -243,7 +378,11 @@ fn crash_during_recovery_is_recovered_by_the_next_start() {
         let found = offline_start(&i, &f.versions(), &f.user, &context);
         assert_eq!(found, "1.0.0", "{context}: the undo did not restore 1.0.0");
         let r = i.run(&[], &[]).success();
-        assert!(r.stdout().contains("demo app 2.0.0"), "the update after the undo did not complete{}", r.explain());
+        assert!(
+            r.stdout().contains("demo app 2.0.0"),
+            "the update after the undo did not complete{}",
+            r.explain()
+        );
         f.check_completed(&i, &context);
         tried += 2;
     }
@@ -252,9 +391,19 @@ fn crash_during_recovery_is_recovered_by_the_next_start() {
     for n in [1, 3] {
         let i = next(&f);
         let point = format!("recovery-undone:{n}");
-        let r = i.run(&[], &[("LAUNCHER_LOCKED_FILE", "plugins/extra/b.dat"), ("LAUNCHER_CRASH_AT", &point)]);
+        let r = i.run(
+            &[],
+            &[
+                ("LAUNCHER_LOCKED_FILE", "plugins/extra/b.dat"),
+                ("LAUNCHER_CRASH_AT", &point),
+            ],
+        );
         assert_crashed(&r, &point);
-        clean_run(&f, &i, &format!("locked file, crash in the undo at `{point}`"));
+        clean_run(
+            &f,
+            &i,
+            &format!("locked file, crash in the undo at `{point}`"),
+        );
         tried += 1;
     }
     eprintln!("crash points tried in recovery scenarios: {tried}");
@@ -263,8 +412,11 @@ fn crash_during_recovery_is_recovered_by_the_next_start() {
 #[test]
 fn unreadable_journal_is_reported_and_the_install_is_checked_by_hash() {
     let f = fixture();
-    let i = f.template.clone_to(&f.site.root.join("u"));
-    assert_crashed(&i.run(&[], &[("LAUNCHER_CRASH_AT", "placed:5")]), "placed:5");
+    let i = f.scenario("u");
+    assert_crashed(
+        &i.run(&[], &[("LAUNCHER_CRASH_AT", "placed:5")]),
+        "placed:5",
+    );
     std::fs::write(i.app.join(".launcher/journal.json"), b"{\"kind\": \"upd").unwrap();
     // A file that 2.0.0 keeps, damaged in place with its size and date kept: only a hash finds it.
     let kept = i.app.join("lib/mod08.dat");
@@ -272,7 +424,12 @@ fn unreadable_journal_is_reported_and_the_install_is_checked_by_hash() {
     let mut damaged = std::fs::read(&kept).unwrap();
     damaged[0] ^= 0xff;
     std::fs::write(&kept, &damaged).unwrap();
-    std::fs::File::options().write(true).open(&kept).unwrap().set_modified(mtime).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&kept)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
     let r = i.run(&[], &[]).success();
     assert!(
         r.stderr().contains("could not be read") && r.stderr().contains("checking every file"),
@@ -282,7 +439,10 @@ fn unreadable_journal_is_reported_and_the_install_is_checked_by_hash() {
     assert!(r.stdout().contains("demo app 2.0.0"), "{}", r.explain());
     assert!(i.app.join(".launcher/journal.unreadable.json").exists());
     assert!(!i.app.join(".launcher/journal.json").exists());
-    assert_eq!(i.assert_whole(&f.versions(), &f.user, "unreadable journal"), "2.0.0");
+    assert_eq!(
+        i.assert_whole(&f.versions(), &f.user, "unreadable journal"),
+        "2.0.0"
+    );
 }
 
 /// A tiny xorshift generator: the kill test's only randomness, from a printed seed.
@@ -305,7 +465,13 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
     let seed = std::env::var("LAUNCHER_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
     eprintln!("kill test seed: {seed} (rerun with LAUNCHER_KILL_SEED={seed})");
     let mut rng = Rng(seed);
 
@@ -313,47 +479,82 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
     let site = Bench::new();
     let mut v1 = sample_tree("1.0.0");
     for i in 0..300 {
-        v1.insert(format!("res/{:02}/item{i:03}.txt", i % 17), format!("item {i} v1\n").repeat(1 + i % 50).into_bytes());
+        v1.insert(
+            format!("res/{:02}/item{i:03}.txt", i % 17),
+            format!("item {i} v1\n").repeat(1 + i % 50).into_bytes(),
+        );
     }
     v1.insert("data/big.bin".into(), noise(10, 20 * 1024 * 1024));
     let mut v2 = sample_tree("2.0.0");
     for i in 0..300 {
         if i % 3 != 0 {
             let v = if i % 3 == 1 { "v2" } else { "v1" };
-            v2.insert(format!("res/{:02}/item{i:03}.txt", i % 17), format!("item {i} {v}\n").repeat(1 + i % 50).into_bytes());
+            v2.insert(
+                format!("res/{:02}/item{i:03}.txt", i % 17),
+                format!("item {i} {v}\n").repeat(1 + i % 50).into_bytes(),
+            );
         }
     }
     for i in 0..60 {
-        v2.insert(format!("new/{:02}/added{i:02}.txt", i % 7), format!("added {i}\n").into_bytes());
+        v2.insert(
+            format!("new/{:02}/added{i:02}.txt", i % 7),
+            format!("added {i}\n").into_bytes(),
+        );
     }
     v2.insert("data/big.bin".into(), noise(20, 20 * 1024 * 1024));
     let user = user_files();
     let template = site.install("template", "");
     site.publish("1.0.0", &v1);
-    template.run(&[], &[]).success().stdout_has("demo app 1.0.0");
+    template
+        .run(&[], &[])
+        .success()
+        .stdout_has("demo app 1.0.0");
     for (p, b) in &user {
         crate::common::write(&template.app.join(p), b);
     }
     site.publish("2.0.0", &v2);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
 
-    // How long an uninterrupted update takes here, to spread the kills over it (randomness, not a
-    // timing assertion).
+    // How long an uninterrupted update takes here, and when its journal appears, to spread the
+    // kills over it with half of them in the apply phase (randomness, not a timing assertion).
     let probe = template.clone_to(&site.root.join("probe"));
     let started = Instant::now();
-    probe.run(&[], &[]).success().stdout_has("demo app 2.0.0");
+    let mut child = probe
+        .command(&[], &[])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut journal_at = None;
+    while child.try_wait().unwrap().is_none() {
+        if journal_at.is_none() && probe.app.join(".launcher/journal.json").exists() {
+            journal_at = Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
     let span = started.elapsed().as_micros().max(1000) as u64;
+    let apply_from = journal_at.map_or(span / 2, |t| t.as_micros() as u64);
+    assert_eq!(probe.assert_whole(&versions, &user, "probe"), "2.0.0");
     std::fs::remove_dir_all(&probe.root).unwrap();
 
     let iterations = 30;
-    let (mut kills, mut landed) = (0, 0);
+    let (mut kills, mut landed, mut mid_apply, mut mid_stage) = (0, 0, 0, 0);
     for it in 0..iterations {
         let i = template.clone_to(&site.root.join(format!("k{it}")));
         // One kill, or (one time in three) a second one during the start that recovers.
         let rounds = if rng.below(3) == 0 { 2 } else { 1 };
         for _ in 0..rounds {
-            let mut child = i.command(&[], &[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-            std::thread::sleep(Duration::from_micros(rng.below(span)));
+            let mut child = i
+                .command(&[], &[])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let delay = if rng.below(2) == 0 {
+                apply_from.saturating_sub(2000) + rng.below(span.saturating_sub(apply_from) + 2000)
+            } else {
+                rng.below(span)
+            };
+            std::thread::sleep(Duration::from_micros(delay));
             let _ = child.kill();
             let status = child.wait().unwrap();
             kills += 1;
@@ -362,16 +563,36 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
                 landed += 1;
             }
         }
+        // Where the last kill hit, for the summary: inside the apply (a journal is left) or while
+        // staging (partial downloads are left).
+        if i.app.join(".launcher/journal.json").exists() {
+            mid_apply += 1;
+        } else if std::fs::read_dir(i.app.join(".launcher/staging"))
+            .is_ok_and(|rd| rd.flatten().next().is_some())
+        {
+            mid_stage += 1;
+        }
         let context = format!("iteration {it} (seed {seed})");
         offline_start(&i, &versions, &user, &context);
         i.assert_backups(&versions, &context);
         let r = i.run(&[], &[]).success();
-        assert!(r.stdout().contains("demo app 2.0.0"), "{context}: 2.0.0 did not start{}", r.explain());
+        assert!(
+            r.stdout().contains("demo app 2.0.0"),
+            "{context}: 2.0.0 did not start{}",
+            r.explain()
+        );
         let found = i.assert_whole(&versions, &user, &context);
         assert_eq!(found, "2.0.0", "{context}");
-        assert!(!i.app.join(".launcher/journal.json").exists(), "{context}: journal left");
+        assert!(
+            !i.app.join(".launcher/journal.json").exists(),
+            "{context}: journal left"
+        );
         i.assert_backups(&versions, &context);
         std::fs::remove_dir_all(&i.root).unwrap();
     }
-    eprintln!("kills tried: {kills}, of which {landed} landed before the launcher finished (seed {seed})");
+    eprintln!(
+        "kills tried: {kills}, of which {landed} landed before the launcher finished; \
+         {mid_apply} iterations left a journal (killed while applying), {mid_stage} left staged \
+         files only (killed while staging) (seed {seed})"
+    );
 }

@@ -94,11 +94,11 @@ impl FaultServer {
     /// The requests for the target blob since the last `set`.
     pub fn target_hits(&self) -> Vec<Hit> {
         let s = self.shared.lock().unwrap();
-        s.hits.iter().filter(|h| h.path.ends_with(&s.target)).cloned().collect()
-    }
-
-    pub fn hits(&self) -> Vec<Hit> {
-        self.shared.lock().unwrap().hits.clone()
+        s.hits
+            .iter()
+            .filter(|h| h.path.ends_with(&s.target))
+            .cloned()
+            .collect()
     }
 }
 
@@ -122,7 +122,10 @@ fn head(status: u16, reason: &str, headers: &[(&str, String)]) -> Vec<u8> {
 /// Resets the connection on close (RST instead of FIN): a cut cable, a crashed proxy.
 fn reset_on_close(s: &TcpStream) {
     use std::os::fd::AsRawFd;
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: a valid socket and a correctly sized `linger` value.
     unsafe {
         libc::setsockopt(
@@ -190,7 +193,11 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
             hold(&conn);
         }
         Fault::HugeManifest => {
-            let _ = conn.write_all(&head(200, "OK", &[("Content-Length", (70u64 << 20).to_string())]));
+            let _ = conn.write_all(&head(
+                200,
+                "OK",
+                &[("Content-Length", (70u64 << 20).to_string())],
+            ));
             let _ = conn.write_all(&[b' '; 4096]);
             record(200, 4096);
         }
@@ -202,12 +209,19 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
             let _ = conn.write_all(&head(
                 503,
                 "Service Unavailable",
-                &[("Content-Length", "0".into()), ("Retry-After", "120".into())],
+                &[
+                    ("Content-Length", "0".into()),
+                    ("Retry-After", "120".into()),
+                ],
             ));
             record(503, 0);
         }
         Fault::RedirectLoop => {
-            let _ = conn.write_all(&head(302, "Found", &[("Location", path.clone()), ("Content-Length", "0".into())]));
+            let _ = conn.write_all(&head(
+                302,
+                "Found",
+                &[("Location", path.clone()), ("Content-Length", "0".into())],
+            ));
             record(302, 0);
         }
         _ => {
@@ -230,7 +244,10 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
             let mut body = body[from..].to_vec();
             let mut headers = vec![("Content-Length", body.len().to_string())];
             if status == 206 {
-                headers.push(("Content-Range", format!("bytes {from}-{}/{total}", total - 1)));
+                headers.push((
+                    "Content-Range",
+                    format!("bytes {from}-{}/{total}", total - 1),
+                ));
             }
             let half = body.len() / 2;
             let (send, then) = match fault {
@@ -259,7 +276,12 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
             let _ = conn.flush();
             record(status, sent);
             match then {
-                Fault::CutMidBody => reset_on_close(&conn),
+                Fault::CutMidBody => {
+                    // Give the client a moment to read what was sent (a reset discards unread
+                    // data), then cut.
+                    std::thread::sleep(Duration::from_millis(300));
+                    reset_on_close(&conn);
+                }
                 Fault::Stall => hold(&conn),
                 _ => {
                     let _ = conn.shutdown(std::net::Shutdown::Write);
@@ -315,26 +337,67 @@ impl Net {
     }
 
     fn part(&self) -> PathBuf {
-        self.install.app.join(format!(".launcher/staging/{}.part", self.big_sha))
+        self.install
+            .app
+            .join(format!(".launcher/staging/{}.part", self.big_sha))
     }
 }
 
 /// The installed version started, the install is whole 1.0.0, and stderr has exactly one warning (with
 /// `expected` in it) and no error.
 pub fn assert_fell_back(r: &Run, install: &InstallDir, versions: &[(&str, &Tree)], expected: &str) {
-    assert!(r.out.status.success(), "the installed version did not start{}", r.explain());
-    assert!(r.stdout().contains("demo app 1.0.0\n"), "1.0.0 did not start{}", r.explain());
-    let warnings: Vec<String> = r.stderr().lines().filter(|l| l.starts_with("warning:")).map(str::to_string).collect();
     assert!(
-        warnings.len() == 1 && warnings[0].contains(expected) && !r.stderr().contains("error:"),
+        r.out.status.success(),
+        "the installed version did not start{}",
+        r.explain()
+    );
+    assert!(
+        r.stdout().contains("demo app 1.0.0\n"),
+        "1.0.0 did not start{}",
+        r.explain()
+    );
+    let warnings: Vec<String> = r
+        .stderr()
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        warnings.len() == 1
+            && warnings[0].contains(expected)
+            && !r.stderr().lines().any(|l| l.starts_with("error:")),
         "expected one warning with {expected:?}, got {warnings:?}{}",
         r.explain()
     );
     let found = install.assert_whole(versions, &Tree::new(), "after the fault");
     assert_eq!(found, "1.0.0", "the update was applied despite the fault");
     assert!(!install.app.join(".launcher/journal.json").exists());
+    if std::env::var_os("SHOW_FAULTS").is_some() {
+        eprintln!(
+            "FAULT STDERR:\n{}\nLOG: {}",
+            r.stderr(),
+            std::fs::read_to_string(install.app.join(".launcher/launcher.log"))
+                .unwrap_or_default()
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
+}
+
+/// [`assert_fell_back`], and the log's last line says the update failed.
+pub fn assert_fell_back_logged(
+    r: &Run,
+    install: &InstallDir,
+    versions: &[(&str, &Tree)],
+    expected: &str,
+) {
+    assert_fell_back(r, install, versions, expected);
     let log = std::fs::read_to_string(install.app.join(".launcher/launcher.log")).unwrap();
-    assert!(log.lines().last().unwrap_or("").contains("result=failed"), "the log does not say so:\n{log}");
+    assert!(
+        log.lines().last().unwrap_or("").contains("result=failed"),
+        "the log does not say so:\n{log}"
+    );
 }
 
 /// What the next start against a healthy server must do with the big blob.
@@ -350,7 +413,7 @@ fn network_fault(fault: Fault, expected: &str, then: Then) {
     let n = net();
     n.server.set(fault);
     let r = n.install.run(&[], &[]);
-    assert_fell_back(&r, &n.install, &n.versions(), expected);
+    assert_fell_back_logged(&r, &n.install, &n.versions(), expected);
     let kept = std::fs::metadata(n.part()).map(|m| m.len()).unwrap_or(0);
     let sent_during_fault: u64 = n.server.target_hits().iter().map(|h| h.sent).sum();
     match then {
@@ -359,27 +422,59 @@ fn network_fault(fault: Fault, expected: &str, then: Then) {
             "expected a partial download to keep: {kept} bytes kept, {sent_during_fault} sent{}",
             r.explain()
         ),
-        Then::Whole => assert_eq!(kept, 0, "a bad or absent download left {kept} bytes{}", r.explain()),
+        Then::Whole => assert_eq!(
+            kept,
+            0,
+            "a bad or absent download left {kept} bytes{}",
+            r.explain()
+        ),
     }
     assert!(
-        !n.install.app.join(format!(".launcher/staging/{}", n.big_sha)).exists(),
+        !n.install
+            .app
+            .join(format!(".launcher/staging/{}", n.big_sha))
+            .exists(),
         "a bad content was staged"
     );
 
     n.server.set(Fault::Healthy);
     let r = n.install.run(&[], &[]).success();
-    assert!(r.stdout().contains("demo app 2.0.0\n"), "the healthy server did not complete the update{}", r.explain());
-    assert_eq!(n.install.assert_whole(&n.versions(), &Tree::new(), "after the healthy start"), "2.0.0");
+    assert!(
+        r.stdout().contains("demo app 2.0.0\n"),
+        "the healthy server did not complete the update{}",
+        r.explain()
+    );
+    assert_eq!(
+        n.install
+            .assert_whole(&n.versions(), &Tree::new(), "after the healthy start"),
+        "2.0.0"
+    );
     let hits = n.server.target_hits();
-    assert_eq!(hits.len(), 1, "expected one request for the big blob, got {hits:?}");
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one request for the big blob, got {hits:?}"
+    );
     match then {
         Then::Resume => {
-            assert_eq!(hits[0].range.as_deref(), Some(&*format!("bytes={kept}-")), "{hits:?}");
-            assert_eq!((hits[0].status, hits[0].sent), (206, BIG as u64 - kept), "{hits:?}");
+            assert_eq!(
+                hits[0].range.as_deref(),
+                Some(&*format!("bytes={kept}-")),
+                "{hits:?}"
+            );
+            assert_eq!(
+                (hits[0].status, hits[0].sent),
+                (206, BIG as u64 - kept),
+                "{hits:?}"
+            );
         }
         Then::Whole => {
             assert_eq!(hits[0].range, None, "{hits:?}");
-            assert_eq!((hits[0].status, hits[0].sent), (200, BIG as u64), "{hits:?}");
+            assert_eq!(
+                (hits[0].status, hits[0].sent),
+                (200, BIG as u64),
+                "{hits:?}"
+            );
         }
     }
     drop(n.bench);
@@ -402,7 +497,11 @@ fn server_that_stops_sending_times_out_and_the_next_start_resumes() {
 
 #[test]
 fn wrong_bytes_are_discarded_and_the_old_version_launches() {
-    network_fault(Fault::WrongBytes, "does not match the manifest", Then::Whole);
+    network_fault(
+        Fault::WrongBytes,
+        "does not match the manifest",
+        Then::Whole,
+    );
 }
 
 #[test]
@@ -412,7 +511,11 @@ fn more_bytes_than_declared_are_discarded_and_the_old_version_launches() {
 
 #[test]
 fn blob_404_keeps_the_old_version() {
-    network_fault(Fault::Status(404), "was not found on the server (404)", Then::Whole);
+    network_fault(
+        Fault::Status(404),
+        "was not found on the server (404)",
+        Then::Whole,
+    );
 }
 
 #[test]
@@ -427,7 +530,7 @@ fn blob_503_with_retry_after_keeps_the_old_version() {
     let n = net();
     n.server.set(Fault::RetryLater);
     let r = n.install.run(&[], &[]);
-    assert_fell_back(&r, &n.install, &n.versions(), "(retry after 120 s)");
+    assert_fell_back_logged(&r, &n.install, &n.versions(), "(retry after 120 s)");
 }
 
 #[test]
@@ -437,12 +540,20 @@ fn redirect_loop_keeps_the_old_version() {
 
 #[test]
 fn oversized_manifest_is_refused_and_the_old_version_launches() {
-    network_fault(Fault::HugeManifest, "larger than the limit of 67108864 bytes", Then::Whole);
+    network_fault(
+        Fault::HugeManifest,
+        "larger than the limit of 67108864 bytes",
+        Then::Whole,
+    );
 }
 
 #[test]
 fn silent_server_times_out_and_the_old_version_launches() {
-    network_fault(Fault::SilentManifest, "did not answer within 2 s", Then::Whole);
+    network_fault(
+        Fault::SilentManifest,
+        "did not answer within 2 s",
+        Then::Whole,
+    );
 }
 
 #[test]
@@ -454,30 +565,74 @@ fn content_that_keeps_failing_verification_is_deleted_every_time() {
     n.server.set(Fault::WrongBytes);
     for attempt in 1..=3 {
         let r = n.install.run(&[], &[]);
-        assert_fell_back(&r, &n.install, &n.versions(), "does not match the manifest");
+        assert_fell_back_logged(&r, &n.install, &n.versions(), "does not match the manifest");
         let staged: Vec<String> = std::fs::read_dir(n.install.app.join(".launcher/staging"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|name| name.starts_with(&n.big_sha))
             .collect();
-        assert!(staged.is_empty(), "attempt {attempt}: the refused content is still in staging: {staged:?}");
+        assert!(
+            staged.is_empty(),
+            "attempt {attempt}: the refused content is still in staging: {staged:?}"
+        );
     }
+}
+
+#[test]
+fn release_that_keeps_failing_is_backed_off_and_the_log_says_so() {
+    let n = net();
+    n.server.set(Fault::WrongBytes);
+    for _ in 0..3 {
+        let r = n.install.run(&[], &[]);
+        assert_fell_back_logged(&r, &n.install, &n.versions(), "does not match the manifest");
+    }
+    // The fourth start does not download the same bad bytes again: it says so and starts 1.0.0.
+    n.server.set(Fault::WrongBytes);
+    let r = n.install.run(&[], &[]);
+    assert_fell_back(&r, &n.install, &n.versions(), "the next attempt is in");
+    assert!(
+        n.server.target_hits().is_empty(),
+        "the bad release was downloaded again"
+    );
+    let log = std::fs::read_to_string(n.install.app.join(".launcher/launcher.log")).unwrap();
+    assert!(
+        log.lines().last().unwrap_or("").contains("backed off"),
+        "the log does not say so:\n{log}"
+    );
+    // A newer release is tried at once.
+    let mut v3 = n.v2.clone();
+    v3.insert("VERSION".into(), b"2.0.1\n".to_vec());
+    v3.insert("data/big.bin".into(), noise(77, 1 << 20));
+    n.bench.publish("2.0.1", &v3);
+    let r = n.install.run(&[], &[]).success();
+    assert!(r.stdout().contains("demo app 2.0.1\n"), "{}", r.explain());
 }
 
 #[test]
 fn damaged_staged_content_is_deleted_and_downloaded_again() {
     let n = net();
     n.install.run(&["fetch"], &[]).success();
-    let staged = n.install.app.join(format!(".launcher/staging/{}", n.big_sha));
+    let staged = n
+        .install
+        .app
+        .join(format!(".launcher/staging/{}", n.big_sha));
     let mut bytes = std::fs::read(&staged).unwrap();
     bytes[1000] ^= 1;
     std::fs::write(&staged, &bytes).unwrap();
     n.server.set(Fault::Healthy);
     let r = n.install.run(&[], &[]).success();
     assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
-    assert_eq!(n.install.assert_whole(&n.versions(), &Tree::new(), "after a damaged staged file"), "2.0.0");
-    assert_eq!(n.server.target_hits().len(), 1, "the damaged content was not downloaded again");
+    assert_eq!(
+        n.install
+            .assert_whole(&n.versions(), &Tree::new(), "after a damaged staged file"),
+        "2.0.0"
+    );
+    assert_eq!(
+        n.server.target_hits().len(),
+        1,
+        "the damaged content was not downloaded again"
+    );
 }
 
 // --- Local faults.
@@ -498,7 +653,11 @@ fn try_cmd(args: &[&str]) -> bool {
     match Command::new(args[0]).args(&args[1..]).output() {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
-            eprintln!("skipping: `{}` failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim());
+            eprintln!(
+                "skipping: `{}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
             false
         }
         Err(e) => {
@@ -531,8 +690,17 @@ fn immutable_install_folder_is_named_with_the_right_needed_and_the_old_version_l
     let _undo = Undo(vec![vec!["chattr".into(), "-i".into(), dir.clone()]]);
     let r = install.run(&[], &[]);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_fell_back(&r, &install, &versions, &format!("the install folder `{dir}` cannot be written"));
-    assert!(r.stderr().contains("Modify"), "the message does not say which right is needed{}", r.explain());
+    assert_fell_back_logged(
+        &r,
+        &install,
+        &versions,
+        &format!("the install folder `{dir}` cannot be written"),
+    );
+    assert!(
+        r.stderr().contains("Modify"),
+        "the message does not say which right is needed{}",
+        r.explain()
+    );
     drop(_undo);
     let r = install.run(&[], &[]).success();
     assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
@@ -553,40 +721,63 @@ fn read_only_install_folder_is_named_with_the_right_needed_and_the_old_version_l
     }
     let r = install.run(&[], &[]);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_fell_back(&r, &install, &versions, &format!("the install folder `{dir}` cannot be written"));
-    assert!(r.stderr().contains("Modify"), "the message does not say which right is needed{}", r.explain());
+    assert_fell_back(
+        &r,
+        &install,
+        &versions,
+        &format!("the install folder `{dir}` cannot be written"),
+    );
+    assert!(
+        r.stderr().contains("Modify"),
+        "the message does not say which right is needed{}",
+        r.explain()
+    );
 }
 
 /// Mounts a tmpfs with `opts` on the (empty) install folder; None (reason printed) when not possible.
 fn tmpfs_install(install: &InstallDir, opts: &str) -> Option<Undo> {
     std::fs::create_dir_all(&install.app).unwrap();
     let dir = install.app.to_str().unwrap();
-    try_cmd(&["mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir]).then(|| Undo(vec![vec!["umount".into(), dir.into()]]))
+    try_cmd(&["mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir])
+        .then(|| Undo(vec![vec!["umount".into(), dir.into()]]))
 }
 
 fn remount(install: &InstallDir, opts: &str) {
     let dir = install.app.to_str().unwrap();
-    assert!(try_cmd(&["mount", "-o", &format!("remount,{opts}"), dir]), "remount {opts}");
+    assert!(
+        try_cmd(&["mount", "-o", &format!("remount,{opts}"), dir]),
+        "remount {opts}"
+    );
 }
 
 /// Files in staging, by name.
 fn staging(install: &InstallDir) -> Vec<String> {
     std::fs::read_dir(install.app.join(".launcher/staging"))
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 #[test]
 fn too_little_free_space_is_said_before_downloading_and_nothing_is_applied() {
     let (bench, install, v1, v2) = local();
-    let Some(_undo) = tmpfs_install(&install, "size=64m") else { return };
+    let Some(_undo) = tmpfs_install(&install, "size=64m") else {
+        return;
+    };
     install.run(&[], &[]).success();
     bench.publish("2.0.0", &v2);
     remount(&install, "size=12m");
     let r = install.run(&[], &[]);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_fell_back(&r, &install, &versions, "not enough free space in");
-    assert!(staging(&install).is_empty(), "staging holds {:?}", staging(&install));
+    assert_fell_back_logged(&r, &install, &versions, "not enough free space in");
+    assert!(
+        staging(&install).is_empty(),
+        "staging holds {:?}",
+        staging(&install)
+    );
     remount(&install, "size=64m");
     install.run(&[], &[]).success().stdout_has("demo app 2.0.0");
 }
@@ -594,7 +785,9 @@ fn too_little_free_space_is_said_before_downloading_and_nothing_is_applied() {
 #[test]
 fn disk_full_while_staging_cleans_staging_and_nothing_is_applied() {
     let (bench, install, v1, v2) = local();
-    let Some(_undo) = tmpfs_install(&install, "size=64m") else { return };
+    let Some(_undo) = tmpfs_install(&install, "size=64m") else {
+        return;
+    };
     install.run(&[], &[]).success();
     bench.publish("2.0.0", &v2);
     // The free-space check passes (bytes are plenty) but only one more file fits: the file system
@@ -604,9 +797,15 @@ fn disk_full_while_staging_cleans_staging_and_nothing_is_applied() {
     remount(&install, &format!("nr_inodes={}", used + 1));
     let r = install.run(&[], &[]);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_fell_back(&r, &install, &versions, "No space left on device");
-    let left: Vec<String> = staging(&install).into_iter().filter(|n| n.ends_with(".part")).collect();
-    assert!(left.is_empty(), "partial downloads left on a full disk: {left:?}");
+    assert_fell_back_logged(&r, &install, &versions, "No space left on device");
+    let left: Vec<String> = staging(&install)
+        .into_iter()
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "partial downloads left on a full disk: {left:?}"
+    );
     remount(&install, "nr_inodes=10000");
     install.run(&[], &[]).success().stdout_has("demo app 2.0.0");
 }
@@ -615,7 +814,12 @@ fn inodes_used(dir: &Path) -> u64 {
     let c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
     // SAFETY: a NUL-terminated path and a zeroed statvfs for the call to fill.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0, "statvfs {}", dir.display());
+    assert_eq!(
+        unsafe { libc::statvfs(c.as_ptr(), &mut s) },
+        0,
+        "statvfs {}",
+        dir.display()
+    );
     (s.f_files - s.f_ffree) as u64
 }
 
@@ -630,8 +834,17 @@ fn file_that_cannot_be_replaced_gives_up_cleanly_and_the_old_version_launches() 
     bench.publish("2.0.0", &v2);
     let r = install.run(&[], &[("LAUNCHER_LOCKED_FILE", "bin/demo")]);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_fell_back(&r, &install, &versions, "is in use or locked and cannot be replaced");
-    assert!(install.backups().is_empty(), "the undone update left a backup: {:?}", install.backups());
+    assert_fell_back_logged(
+        &r,
+        &install,
+        &versions,
+        "is in use or locked and cannot be replaced",
+    );
+    assert!(
+        install.backups().is_empty(),
+        "the undone update left a backup: {:?}",
+        install.backups()
+    );
     let r = install.run(&[], &[]).success();
     assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
 }

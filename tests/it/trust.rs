@@ -260,8 +260,13 @@ fn with_a_key_an_expired_manifest_is_refused_and_status_shows_the_expiry() {
     // Today it is valid: 2.0 installs, and `status` says when its manifest expires.
     let run = s.launcher(&[]).success();
     s.assert_launched(&run, "2.0");
-    s.launcher(&["status"]).success().stdout_has(&format!("expires {expires}"));
+    s.launcher(&["status"]).success().stdout_has(&format!("expires {expires} (in 23 hours)"));
     let json = s.launcher(&["status", "--json"]).success().stdout();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["expires"].as_str(), Some(expires.as_str()), "{json}");
+    assert_eq!(v["expired"].as_bool(), Some(false), "{json}");
+    if common::require("faketime") {
+        // Three days on, `status` says the manifest has expired (and updates from it are refused).
+        under_faketime(&s, "+3 days", &["status"]).success().stdout_has(&format!("expired {expires} ("));
+    }
 }
