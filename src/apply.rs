@@ -8,9 +8,11 @@
 //! 3. The journal (target manifest, backup folder, operations) is written to a temp file, fsynced and
 //!    renamed to `.launcher/journal.json`, and the folder is fsynced. **This is the point of no return**:
 //!    from here on, a start that finds the journal finishes or undoes the change before anything else.
-//! 4. Each operation renames the old file into the backup, then renames the staged content into place
-//!    (a content used by several paths is copied for all but the last), sets the date and executable
-//!    bit.
+//! 4. Each operation saves the old file into the backup, then renames the staged content (its date and
+//!    executable bit already set) into place; a content used by several paths is copied for all but the
+//!    last. On Unix a replaced file is hard-linked into the backup and the new one renamed over it, so
+//!    the path is never empty, not even for an instant: a power cut cannot leave the app or the
+//!    launcher's own executable missing. Elsewhere (and for deleted files) the old file is moved.
 //! 5. The touched folders are fsynced, the new state is written atomically, the pending backup is
 //!    finalized, the journal is removed.
 //!
@@ -242,6 +244,43 @@ fn move_to_backup(
     Ok(true)
 }
 
+/// Saves the file at `path` into the backup before it is replaced or deleted. A file that is replaced is
+/// hard-linked into the backup where the platform allows it (Unix), and the new content is then renamed
+/// over it in one atomic step: the path is never empty, so a power cut cannot leave the app, or the
+/// launcher's own executable, missing. Deleted files, and platforms or file systems without links, move
+/// the file instead (Windows cannot rename over a running executable anyway).
+fn save_old(
+    dir: &Path,
+    backup: &Path,
+    path: &str,
+    replaced: bool,
+    checked: &mut BTreeSet<PathBuf>,
+    touched: &mut BTreeSet<PathBuf>,
+) -> Result<bool, ApplyError> {
+    if replaced && cfg!(unix) {
+        let from = fsutil::native(dir, path);
+        if fs::symlink_metadata(&from).is_err() {
+            return Ok(false);
+        }
+        let to = fsutil::native(backup, path);
+        if fs::symlink_metadata(&to).is_ok() {
+            // Linked by an attempt that stopped: `from` is still that same old file.
+            return Ok(true);
+        }
+        if fs::symlink_metadata(backup).is_err() {
+            fs::create_dir_all(backup).map_err(fs_err("create the backup folder", backup))?;
+            touched.insert(backup.parent().unwrap_or(dir).to_path_buf());
+        }
+        prepare_parent(backup, &to, checked, touched)?;
+        if fs::hard_link(&from, &to).is_ok() {
+            touched.insert(to.parent().unwrap_or(backup).to_path_buf());
+            crash_point("moved-to-backup");
+            return Ok(true);
+        }
+    }
+    move_to_backup(dir, backup, path, checked, touched)
+}
+
 /// Sets the manifest's date and executable bit on an installed file.
 pub fn set_meta(dest: &Path, e: &FileEntry) -> Result<(), FsError> {
     if let Some(t) = manifest::parse_time(&e.mtime) {
@@ -251,8 +290,10 @@ pub fn set_meta(dest: &Path, e: &FileEntry) -> Result<(), FsError> {
     fsutil::set_executable(dest, e.exec)
 }
 
-/// Puts `src` at `dest`: by rename, or by copy (temp file + rename) when the content is used again.
-fn place(src: &Path, dest: &Path, copy: bool) -> Result<(), ApplyError> {
+/// Puts `src` at `dest` with the manifest's date and executable bit, replacing what is there: by
+/// rename, or by copy (temp file + rename) when the content is used again. The metadata is set before
+/// the rename, so the file appears complete in one step.
+fn place(src: &Path, dest: &Path, copy: bool, e: &FileEntry) -> Result<(), ApplyError> {
     if copy {
         let dir = dest.parent().unwrap_or(Path::new("."));
         let tmp = tempfile::Builder::new()
@@ -261,12 +302,14 @@ fn place(src: &Path, dest: &Path, copy: bool) -> Result<(), ApplyError> {
             .map_err(fs_err("create a temp file in", dir))?;
         fs::copy(src, tmp.path()).map_err(fs_err("copy", src))?;
         fsutil::set_shared_readable(tmp.path())?;
+        set_meta(tmp.path(), e)?;
         tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
         let tmp_path = tmp.into_temp_path();
         rename_retry(&tmp_path, dest, dest)?;
         let _ = tmp_path.keep();
         Ok(())
     } else {
+        set_meta(src, e)?;
         rename_retry(src, dest, dest)
     }
 }
@@ -322,14 +365,13 @@ fn apply_ops(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeM
     }
     for (i, op) in j.ops.iter().enumerate() {
         let dest = fsutil::native(dir, &op.path);
-        if op.had_old && move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)? {
+        if op.had_old && save_old(dir, &backup, &op.path, op.new.is_some(), &mut checked, &mut touched)? {
             out.moved_to_backup += 1;
         }
         if let (Some(e), Some(src)) = (&op.new, &op.src) {
             prepare_parent(dir, &dest, &mut checked, &mut touched)?;
             let copy = last_use.get(src.as_str()) != Some(&i);
-            place(&fsutil::native(dir, src), &dest, copy)?;
-            set_meta(&dest, e)?;
+            place(&fsutil::native(dir, src), &dest, copy, e)?;
             touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
             out.placed += 1;
             crash_point("placed");
@@ -499,11 +541,15 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                         set_meta(&dest, e)?;
                         continue;
                     }
-                    move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
+                    if op.had_old {
+                        save_old(dir, &backup, &op.path, true, &mut checked, &mut touched)?;
+                    } else if fs::symlink_metadata(&dest).is_ok() {
+                        // Not there when the journal was written: whoever put it there keeps it.
+                        move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
+                    }
                     prepare_parent(dir, &dest, &mut checked, &mut touched)?;
                     // Copy: the same source may serve a later op, and staging is cleaned afterwards.
-                    place(&fsutil::native(dir, src), &dest, true)?;
-                    set_meta(&dest, e)?;
+                    place(&fsutil::native(dir, src), &dest, true, e)?;
                     touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
                     crash_point("recovery-placed");
                 }
@@ -533,19 +579,35 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
         let dest = fsutil::native(dir, &op.path);
         let saved = fsutil::native(&backup, &op.path);
         let saved_exists = fs::symlink_metadata(&saved).is_ok();
-        if op.new.is_some() && (!op.had_old || saved_exists) && fs::symlink_metadata(&dest).is_ok() {
-            // `dest` holds the new content: give it back to its source, or drop it if the source is there.
-            let src = op.src.as_deref().map(|s| fsutil::native(dir, s));
-            match src {
-                Some(s) if fs::symlink_metadata(&s).is_err() => {
-                    prepare_parent(dir, &s, &mut checked, &mut touched)?;
-                    rename_retry(&dest, &s, &dest)?;
+        let dest_exists = fs::symlink_metadata(&dest).is_ok();
+        let src = op.src.as_deref().map(|s| fsutil::native(dir, s));
+        let src_missing = src.as_ref().is_some_and(|s| fs::symlink_metadata(s).is_err());
+        if !op.had_old {
+            if let (Some(_), true) = (&op.new, dest_exists) {
+                // An added file: give the content back to its source, or drop it if the source is there.
+                match &src {
+                    Some(s) if src_missing => {
+                        prepare_parent(dir, s, &mut checked, &mut touched)?;
+                        rename_retry(&dest, s, &dest)?;
+                    }
+                    _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
                 }
-                _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
+                touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
             }
-            touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
-        }
-        if op.had_old && saved_exists && fs::symlink_metadata(&dest).is_err() {
+        } else if saved_exists && fsutil::same_file(&saved, &dest) {
+            // The old file was linked into the backup but not yet replaced: it is still in place.
+            fs::remove_file(&saved).map_err(fs_err("remove", &saved))?;
+        } else if saved_exists {
+            if let (Some(e), Some(s), true) = (&op.new, &src, dest_exists && src_missing) {
+                // Keep the new content staged if `dest` has it (it is replaced just below).
+                if sha_of(&dest).as_deref() == Some(e.sha256.as_str()) {
+                    prepare_parent(dir, s, &mut checked, &mut touched)?;
+                    if fs::hard_link(&dest, s).is_err() {
+                        fs::copy(&dest, s).map_err(fs_err("copy", &dest))?;
+                    }
+                }
+            }
+            // The old file goes back in one step, over whatever is at `dest`.
             prepare_parent(dir, &dest, &mut checked, &mut touched)?;
             rename_retry(&saved, &dest, &dest)?;
             touched.insert(dest.parent().unwrap_or(dir).to_path_buf());

@@ -179,3 +179,18 @@ pub fn file_id(meta: &fs::Metadata) -> u64 {
 pub fn file_id(_meta: &fs::Metadata) -> u64 {
     0
 }
+
+/// True when both paths are links to the same file (same device and inode). False where unknown.
+#[cfg(unix)]
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn same_file(_a: &Path, _b: &Path) -> bool {
+    false
+}

@@ -184,10 +184,12 @@ impl Manifest {
             }
         }
         if self.files.len() > MAX_FILES {
+            // Nothing more is checked: a hostile list must not cost more than reading it.
             problems.push(format!(
                 "{} files listed; the limit is {MAX_FILES}",
                 self.files.len()
             ));
+            return Err(ManifestError::Invalid { problems });
         }
         for p in paths::check_set(self.files.iter().map(|f| f.path.as_str())) {
             problems.push(format!("`{}`: {}", p.path, p.reason));

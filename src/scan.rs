@@ -72,6 +72,21 @@ impl Scan {
     }
 }
 
+/// The folders on the way to a manifest path: `a`, `a/b` for `a/b/c`.
+fn folders_of(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(move |(i, _)| &path[..i])
+}
+
+/// The folders among `paths`' ancestors that are links (symlinks, or junctions on Windows). Each folder
+/// is looked at once, so this costs one stat per folder, not per file.
+fn linked_folders<'a>(dir: &Path, paths: &[&'a str]) -> HashSet<&'a str> {
+    let folders: HashSet<&str> = paths.iter().flat_map(|p| folders_of(p)).collect();
+    folders
+        .into_iter()
+        .filter(|f| std::fs::symlink_metadata(fsutil::native(dir, f)).is_ok_and(|m| m.file_type().is_symlink()))
+        .collect()
+}
+
 /// What one stat found, before hashing.
 enum Stat {
     Done(Observed, bool),
@@ -133,7 +148,18 @@ pub fn scan<'a>(
 ) -> Scan {
     let mut seen = HashSet::new();
     let unique: Vec<&str> = paths.into_iter().filter(|p| seen.insert(*p)).collect();
-    let stats: Vec<(&str, Stat)> = unique.par_iter().map(|p| (*p, stat_one(dir, p, cache, mode))).collect();
+    let linked = linked_folders(dir, &unique);
+    let stats: Vec<(&str, Stat)> = unique
+        .par_iter()
+        .map(|p| match folders_of(p).find(|f| linked.contains(f)) {
+            // Someone planted a link on the way: never read or write through it.
+            Some(f) => {
+                let why = format!("the folder `{f}` on its path is a symbolic link or junction");
+                (*p, Stat::Done(Observed::Blocked(why), false))
+            }
+            None => (*p, stat_one(dir, p, cache, mode)),
+        })
+        .collect();
     let mut out = Scan {
         files: HashMap::with_capacity(stats.len()),
         ..Default::default()

@@ -572,7 +572,23 @@ impl Site {
         if !rel.exists() {
             sample_release(&self.root, &format!("rel-{version}"), version);
         }
+        let secs = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+                .ok()
+        };
+        let before = secs(&self.channel());
         publish_on(&rel, &self.repo, version, extra).success();
+        // HTTP validators have whole seconds (nginx's ETag is mtime-size), and `1.0` and `2.0` manifests
+        // have the same length: a channel rewritten within the second would be answered `304`. Real
+        // publishes are seconds apart; make these so.
+        if let (Some(old), Some(new)) = (before, secs(&self.channel())) {
+            if new <= old {
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(old + 1);
+                std::fs::File::options().write(true).open(self.channel()).unwrap().set_modified(t).unwrap();
+            }
+        }
         rel
     }
 

@@ -38,13 +38,16 @@ struct Case {
 struct Ctx<'a> {
     site: &'a Site,
     template: Value,
-    /// The installed 1.0's file list under version 2.0: a case built on it needs no blob but its own.
+    /// The installed 1.0's file list as a newer version: a case built on it needs no blob but its own.
     same: Value,
     payload: (String, u64),
     /// Links and files a case planted, removed after it.
     planted: Vec<PathBuf>,
     /// A folder moved aside to make room for a link: (where it is now, where it goes back).
     moved: Option<(PathBuf, PathBuf)>,
+    /// Cases built on [`Ctx::same`] get versions of their own (`2.0.N`): the launcher backs off from a
+    /// version whose content failed verification three times, and each case must be tried.
+    serial: std::cell::Cell<u32>,
 }
 
 const PAYLOAD: &[u8] = b"written by the attacker\n";
@@ -68,24 +71,31 @@ impl Ctx<'_> {
         bytes(&m)
     }
 
-    /// 1.0's files as version 2.0, changed by `f`.
+    /// 1.0's files as version 2.0.N, changed by `f`.
     fn edit_same(&self, f: impl FnOnce(&mut Value)) -> Vec<u8> {
         let mut m = self.same.clone();
+        self.serial.set(self.serial.get() + 1);
+        m["version"] = format!("2.0.{}", self.serial.get()).into();
         f(&mut m);
         bytes(&m)
     }
 
-    /// 1.0's files as version 2.0, plus a file at `path` (the payload).
+    /// 1.0's files as version 2.0.N, plus a file at `path` (the payload).
     fn same_with_path(&self, path: &str) -> Vec<u8> {
         let entry = self.entry(path);
         self.edit_same(|m| m["files"].as_array_mut().unwrap().push(entry))
     }
 
-    /// 1.0's files as version 2.0, with the file at `path` changed to the payload.
+    /// 1.0's files as version 2.0.N, with the file at `path` changed to the payload.
     fn same_with_payload_at(&self, path: &str) -> Vec<u8> {
         let (sha, size) = self.payload.clone();
         self.edit_same(|m| {
-            let f = m["files"].as_array_mut().unwrap().iter_mut().find(|f| f["path"] == path).unwrap();
+            let f = m["files"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|f| f["path"] == path)
+                .unwrap();
             f["sha256"] = sha.into();
             f["size"] = size.into();
             f.as_object_mut().unwrap().remove("zsize");
@@ -94,7 +104,13 @@ impl Ctx<'_> {
 
     /// Stores `content` as an uncompressed blob named by `sha` (which need not be its hash).
     fn blob(&self, sha: &str, content: &[u8]) {
-        common::write(&self.site.repo.join(format!("demo/blobs/{}/{sha}", &sha[..2])), content);
+        common::write(
+            &self
+                .site
+                .repo
+                .join(format!("demo/blobs/{}/{sha}", &sha[..2])),
+            content,
+        );
     }
 
     /// The 2.0 manifest with `bin/demo` replaced by an uncompressed blob `content` declared as
@@ -102,7 +118,12 @@ impl Ctx<'_> {
     fn replace_demo(&self, content: &[u8], size: u64, sha: &str) -> Vec<u8> {
         self.blob(sha, content);
         self.edit_same(|m| {
-            let f = m["files"].as_array_mut().unwrap().iter_mut().find(|f| f["path"] == "bin/demo").unwrap();
+            let f = m["files"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|f| f["path"] == "bin/demo")
+                .unwrap();
             f["size"] = size.into();
             f["sha256"] = sha.into();
             f.as_object_mut().unwrap().remove("zsize");
@@ -111,12 +132,10 @@ impl Ctx<'_> {
 
     fn plant_link(&mut self, rel: &str, target: &std::path::Path) {
         let link = self.site.app.join(rel);
-        if link.is_dir() {
+        if link.exists() {
             let aside = self.site.root.join("moved-aside");
             std::fs::rename(&link, &aside).unwrap();
             self.moved = Some((aside, link.clone()));
-        } else if link.exists() {
-            std::fs::remove_file(&link).unwrap();
         }
         std::os::unix::fs::symlink(target, &link).unwrap();
         self.planted.push(link);
@@ -131,48 +150,168 @@ fn bytes(v: &Value) -> Vec<u8> {
 
 const PATH_CASES: &[(&str, &str, &str)] = &[
     // (name, path, refusal)
-    ("traversal `..`", "../escape.txt", "`.` and `..` components are not allowed"),
-    ("traversal inside", "data/../../escape.txt", "`.` and `..` components are not allowed"),
-    ("traversal at the end", "data/..", "`.` and `..` components are not allowed"),
-    ("dot component", "./bin/demo2", "`.` and `..` components are not allowed"),
+    (
+        "traversal `..`",
+        "../escape.txt",
+        "`.` and `..` components are not allowed",
+    ),
+    (
+        "traversal inside",
+        "data/../../escape.txt",
+        "`.` and `..` components are not allowed",
+    ),
+    (
+        "traversal at the end",
+        "data/..",
+        "`.` and `..` components are not allowed",
+    ),
+    (
+        "dot component",
+        "./bin/demo2",
+        "`.` and `..` components are not allowed",
+    ),
     ("three dots", ".../escape.txt", "may not end with a dot"),
-    ("backslash traversal", "..\\escape.txt", "backslashes are not allowed"),
-    ("mixed separators", "data/..\\..\\escape.txt", "backslashes are not allowed"),
-    ("absolute", "/tmp/launcher-hostile-escape.txt", "absolute paths are not allowed"),
-    ("drive letter", "C:/Windows/System32/evil.dll", "drive letters are not allowed"),
-    ("drive-relative", "c:evil.dll", "drive letters are not allowed"),
-    ("UNC", "\\\\server\\share\\evil.dll", "backslashes are not allowed"),
-    ("UNC with slashes", "//server/share/evil.dll", "absolute paths are not allowed"),
-    ("device namespace", "//?/C:/evil.dll", "absolute paths are not allowed"),
-    ("device path", "\\\\.\\PhysicalDrive0", "backslashes are not allowed"),
-    ("alternate data stream", "bin/demo:evil", "`:` is not allowed"),
-    ("NTFS index stream", "data::$INDEX_ALLOCATION/x", "`:` is not allowed"),
+    (
+        "backslash traversal",
+        "..\\escape.txt",
+        "backslashes are not allowed",
+    ),
+    (
+        "mixed separators",
+        "data/..\\..\\escape.txt",
+        "backslashes are not allowed",
+    ),
+    (
+        "absolute",
+        "/tmp/launcher-hostile-escape.txt",
+        "absolute paths are not allowed",
+    ),
+    (
+        "drive letter",
+        "C:/Windows/System32/evil.dll",
+        "drive letters are not allowed",
+    ),
+    (
+        "drive-relative",
+        "c:evil.dll",
+        "drive letters are not allowed",
+    ),
+    (
+        "UNC",
+        "\\\\server\\share\\evil.dll",
+        "backslashes are not allowed",
+    ),
+    (
+        "UNC with slashes",
+        "//server/share/evil.dll",
+        "absolute paths are not allowed",
+    ),
+    (
+        "device namespace",
+        "//?/C:/evil.dll",
+        "absolute paths are not allowed",
+    ),
+    (
+        "device path",
+        "\\\\.\\PhysicalDrive0",
+        "backslashes are not allowed",
+    ),
+    (
+        "alternate data stream",
+        "bin/demo:evil",
+        "`:` is not allowed",
+    ),
+    (
+        "NTFS index stream",
+        "data::$INDEX_ALLOCATION/x",
+        "`:` is not allowed",
+    ),
     ("reserved name", "CON", "is a reserved device name"),
-    ("reserved name with extension", "data/nul.txt", "is a reserved device name"),
-    ("reserved name, any case", "bin/Com1.dll", "is a reserved device name"),
-    ("reserved superscript port", "LPT¹", "is a reserved device name"),
-    ("trailing dot", "bin/demo.", "may not end with a dot or a space"),
-    ("trailing space", "bin/demo ", "may not end with a dot or a space"),
-    ("trailing dot in a folder", "bin./demo", "may not end with a dot or a space"),
+    (
+        "reserved name with extension",
+        "data/nul.txt",
+        "is a reserved device name",
+    ),
+    (
+        "reserved name, any case",
+        "bin/Com1.dll",
+        "is a reserved device name",
+    ),
+    (
+        "reserved superscript port",
+        "LPT¹",
+        "is a reserved device name",
+    ),
+    (
+        "trailing dot",
+        "bin/demo.",
+        "may not end with a dot or a space",
+    ),
+    (
+        "trailing space",
+        "bin/demo ",
+        "may not end with a dot or a space",
+    ),
+    (
+        "trailing dot in a folder",
+        "bin./demo",
+        "may not end with a dot or a space",
+    ),
     ("empty path", "", "the path is empty"),
     ("empty component", "bin//demo2", "empty components"),
-    ("NUL", "bin/demo\u{0}.txt", "control characters are not allowed"),
-    ("newline", "bin/demo\n.txt", "control characters are not allowed"),
-    ("wildcard", "bin/*", "is not allowed in a file name on Windows"),
-    ("pipe", "bin/a|b", "is not allowed in a file name on Windows"),
-    ("component over 255 bytes", "{long}", "is longer than 255 bytes"),
-    ("launcher state", ".launcher/state.json", "belongs to the launcher"),
-    ("launcher staging, other case", ".Launcher/staging/x", "belongs to the launcher"),
-    ("launcher folder, 8.3 short name", "LAUNCH~1/state.json", "8.3 short name"),
+    (
+        "NUL",
+        "bin/demo\u{0}.txt",
+        "control characters are not allowed",
+    ),
+    (
+        "newline",
+        "bin/demo\n.txt",
+        "control characters are not allowed",
+    ),
+    (
+        "wildcard",
+        "bin/*",
+        "is not allowed in a file name on Windows",
+    ),
+    (
+        "pipe",
+        "bin/a|b",
+        "is not allowed in a file name on Windows",
+    ),
+    (
+        "component over 255 bytes",
+        "{long}",
+        "is longer than 255 bytes",
+    ),
+    (
+        "launcher state",
+        ".launcher/state.json",
+        "belongs to the launcher",
+    ),
+    (
+        "launcher staging, other case",
+        ".Launcher/staging/x",
+        "belongs to the launcher",
+    ),
+    (
+        "launcher folder, 8.3 short name",
+        "LAUNCH~1/state.json",
+        "8.3 short name",
+    ),
     ("backup folder", "bkp.001/bin/demo", "a backup folder"),
     ("backup folder, other case", "BKP.7/x", "a backup folder"),
-    ("launcher folder, hashed 8.3 short name", "LA4F2B~1/journal.json", "8.3 short name"),
+    (
+        "launcher folder, hashed 8.3 short name",
+        "LA4F2B~1/journal.json",
+        "8.3 short name",
+    ),
 ];
 
-/// Links planted in the install folder (by a local user, say) on the way to a file the update writes.
-/// Until `scan` refuses a path with a link among its folders, these are applied up to `apply`, which
-/// moves the old file into the backup through the link before it finds the link (see
-/// docs/security.md, "Known gaps").
+/// Links planted in the install folder (by a local user, say) on the way to a file the update writes:
+/// `scan` refuses a path with a link among its folders before anything is downloaded. (Before it did,
+/// `apply` moved the old file into the backup through the link, then found the link, and could not
+/// roll back past it.)
 fn link_cases() -> Vec<Case> {
     vec![
         Case {
@@ -259,7 +398,9 @@ fn cases() -> Vec<Case> {
             says: "is not 64 lowercase hex digits",
             stage: Stage::Manifest,
             starts: true,
-            make: |c| c.edit(|m| m["files"][0]["sha256"] = "../../../../../../../../etc/passwd".into()),
+            make: |c| {
+                c.edit(|m| m["files"][0]["sha256"] = "../../../../../../../../etc/passwd".into())
+            },
         },
         Case {
             name: "absurd size",
@@ -317,17 +458,21 @@ fn cases() -> Vec<Case> {
             stage: Stage::Manifest,
             starts: true,
             make: |c| {
-                let entry = c.entry("x");
-                c.edit(|m| {
-                    let files = m["files"].as_array_mut().unwrap();
-                    files.clear();
-                    for i in 0..250_001 {
-                        let mut e = entry.clone();
-                        e["path"] = format!("f/{i}").into();
-                        files.push(e);
-                    }
-                    m["executable"] = "f/0".into();
-                })
+                // Built as text: a `Value` of 250,001 entries is slow in a debug build.
+                let mut m = c.template.clone();
+                m["executable"] = "f/0".into();
+                m["files"] = json!([]);
+                let text = String::from_utf8(bytes(&m)).unwrap();
+                let (sha, size) = &c.payload;
+                let entries: Vec<String> = (0..250_001)
+                    .map(|i| format!(r#"{{"path":"f/{i}","size":{size},"mtime":"2026-01-01T00:00:00Z","sha256":"{sha}"}}"#))
+                    .collect();
+                text.replacen(
+                    "\"files\": []",
+                    &format!("\"files\": [{}]", entries.join(",")),
+                    1,
+                )
+                .into_bytes()
             },
         },
         Case {
@@ -346,7 +491,14 @@ fn cases() -> Vec<Case> {
             says: "nested deeper than",
             stage: Stage::Manifest,
             starts: true,
-            make: |_| format!("{{\"format\":1,\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+            make: |_| {
+                format!(
+                    "{{\"format\":1,\"x\":{}{}}}",
+                    "[".repeat(100_000),
+                    "]".repeat(100_000)
+                )
+                .into_bytes()
+            },
         },
         Case {
             name: "invalid UTF-8",
@@ -403,7 +555,11 @@ fn cases() -> Vec<Case> {
             starts: true,
             make: |c| {
                 let content = b"#!/bin/sh\necho owned\n";
-                c.replace_demo(content, content.len() as u64 - 5, &common::sha256_hex(content))
+                c.replace_demo(
+                    content,
+                    content.len() as u64 - 5,
+                    &common::sha256_hex(content),
+                )
             },
         },
         Case {
@@ -413,7 +569,11 @@ fn cases() -> Vec<Case> {
             starts: true,
             make: |c| {
                 let content = b"#!/bin/sh\necho owned, short\n";
-                c.replace_demo(content, content.len() as u64 + 100, &common::sha256_hex(content))
+                c.replace_demo(
+                    content,
+                    content.len() as u64 + 100,
+                    &common::sha256_hex(content),
+                )
             },
         },
         Case {
@@ -435,9 +595,19 @@ fn cases() -> Vec<Case> {
             make: |c| {
                 let content = b"#!/bin/sh\necho owned, zstd\n";
                 let sha = common::sha256_hex(content);
-                common::write(&c.site.repo.join(format!("demo/blobs/{}/{sha}.zst", &sha[..2])), b"not zstd at all");
+                common::write(
+                    &c.site
+                        .repo
+                        .join(format!("demo/blobs/{}/{sha}.zst", &sha[..2])),
+                    b"not zstd at all",
+                );
                 c.edit_same(|m| {
-                    let f = m["files"].as_array_mut().unwrap().iter_mut().find(|f| f["path"] == "bin/demo").unwrap();
+                    let f = m["files"]
+                        .as_array_mut()
+                        .unwrap()
+                        .iter_mut()
+                        .find(|f| f["path"] == "bin/demo")
+                        .unwrap();
                     f["size"] = content.len().into();
                     f["sha256"] = sha.clone().into();
                     f["zsize"] = 15.into();
@@ -462,20 +632,32 @@ fn cases() -> Vec<Case> {
 
 /// A copy of a folder that keeps dates (`cp -a`), so a restored install is not "touched" again.
 fn copy_keeping_dates(from: &std::path::Path, to: &std::path::Path) {
-    let ok = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success();
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "cp -a {} {}", from.display(), to.display());
 }
 
-/// The path cases, then `extra`.
+/// The path cases, then `extra`, then the planted links.
 fn table_with(extra: Vec<Case>) -> Vec<(Option<String>, Case)> {
     let mut table: Vec<(Option<String>, Case)> = PATH_CASES
         .iter()
         .map(|&(name, path, says)| {
-            let case = Case { name, says, stage: Stage::Manifest, starts: true, make: |_| Vec::new() };
+            let case = Case {
+                name,
+                says,
+                stage: Stage::Manifest,
+                starts: true,
+                make: |_| Vec::new(),
+            };
             (Some(path.to_string()), case)
         })
         .collect();
-    table.extend(extra.into_iter().map(|c| (None, c)));
+    table.extend(extra.into_iter().chain(link_cases()).map(|c| (None, c)));
     table
 }
 
@@ -484,9 +666,16 @@ fn table_with(extra: Vec<Case>) -> Vec<(Option<String>, Case)> {
 fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
     let s = site();
     let signing = keys.map(|k| k.sk.to_str().unwrap().to_string());
-    let sign_args: Vec<&str> = signing.iter().flat_map(|sk| ["--secret-key", sk.as_str()]).collect();
+    let sign_args: Vec<&str> = signing
+        .iter()
+        .flat_map(|sk| ["--secret-key", sk.as_str()])
+        .collect();
     s.publish("1.0", &sign_args);
-    s.config_folder(&keys.map(|k| format!("PublicKey = {}", k.b64)).unwrap_or_default());
+    s.config_folder(
+        &keys
+            .map(|k| format!("PublicKey = {}", k.b64))
+            .unwrap_or_default(),
+    );
     let first = s.launcher(&[]).success();
     s.assert_launched(&first, "1.0");
     s.publish("2.0", &sign_args);
@@ -501,6 +690,7 @@ fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
         payload: payload.clone(),
         planted: Vec::new(),
         moved: None,
+        serial: std::cell::Cell::new(0),
     };
     ctx.blob(&payload.0, PAYLOAD);
     let pristine = s.root.join("pristine");
@@ -512,7 +702,10 @@ fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
         let (name, manifest) = match path {
             Some(path) => {
                 let path = path.replace("{long}", &long);
-                (format!("path {path:?} ({})", case.name), ctx.with_path(&path))
+                (
+                    format!("path {path:?} ({})", case.name),
+                    ctx.with_path(&path),
+                )
             }
             None => (case.name.to_string(), (case.make)(&mut ctx)),
         };
@@ -534,7 +727,8 @@ fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
             } else {
                 None
             };
-            let why = why.or((!r.stderr().contains(case.says)).then_some("stderr does not give the reason"));
+            let why = why
+                .or((!r.stderr().contains(case.says)).then_some("stderr does not give the reason"));
             // A manifest refused on reading is not saved; one whose blobs or target paths are refused
             // was valid in itself, and is kept for the next `304`.
             let mut app_after = common::app_snapshot(&s.app);
@@ -555,7 +749,8 @@ fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
             }
             let outside_after = common::app_snapshot(&s.outside);
             let why = why.or((app_after != expected).then_some("the install folder changed"));
-            let why = why.or((outside_after != outside_before).then_some("the folder outside changed"));
+            let why =
+                why.or((outside_after != outside_before).then_some("the folder outside changed"));
             let staged: Vec<String> = common::staged_files(&s.app)
                 .into_iter()
                 .filter(|f| !(f.ends_with(".part") && case.says == "ended after"))
@@ -586,8 +781,10 @@ fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
             let _ = std::fs::remove_file(&p);
         }
         if let Some((aside, back)) = ctx.moved.take() {
-            if std::fs::symlink_metadata(&back).is_ok_and(|m| m.is_dir()) {
-                std::fs::remove_dir_all(aside).unwrap(); // the install was restored after a failure
+            if std::fs::symlink_metadata(&back).is_ok() {
+                // The install was restored after a failure.
+                let _ = std::fs::remove_dir_all(&aside);
+                let _ = std::fs::remove_file(&aside);
             } else {
                 std::fs::rename(aside, back).unwrap();
             }
@@ -600,8 +797,11 @@ fn run_table(keys: Option<&Keys>, table: Vec<(Option<String>, Case)>) -> usize {
         table.len(),
         failures.join("\n\n")
     );
-    // The legitimate 2.0 still installs afterwards: the table did not wedge the install.
-    s.put_manifest(&channel, &bytes(&ctx.template), keys);
+    // A legitimate release (2.0's files as 3.0) still installs afterwards: the table did not wedge
+    // the install.
+    let mut last = ctx.template.clone();
+    last["version"] = "3.0".into();
+    s.put_manifest(&channel, &bytes(&last), keys);
     let after = s.launcher(&[]).success();
     s.assert_launched(&after, "2.0");
     table.len()
@@ -619,11 +819,4 @@ fn hostile_repositories_are_refused_with_a_key_even_when_signed() {
     let keys = keygen_at(tmp.path(), "publisher");
     let n = run_table(Some(&keys), table_with(cases()));
     eprintln!("{n} hostile repositories refused (signed by the trusted key)");
-}
-
-#[test]
-#[ignore = "needs `scan` to refuse a path with a link among its folders (docs/security.md, Known gaps)"]
-fn links_planted_on_the_way_are_refused_before_anything_is_written() {
-    let n = run_table(None, link_cases().into_iter().map(|c| (None, c)).collect());
-    eprintln!("{n} planted links refused");
 }

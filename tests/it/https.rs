@@ -33,17 +33,40 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// Makes the CA and the server certificate in `dir` (EC P-256 keys: quick to make, and rustls takes them).
 pub fn make_pki(dir: &Path) -> Pki {
     std::fs::create_dir_all(dir).unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca_args = vec!["req", "-x509"];
     ca_args.extend(ec);
     ca_args.extend([
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=launcher test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=launcher test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(dir, &ca_args);
     let mut csr_args = vec!["req"];
     csr_args.extend(ec);
-    csr_args.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    csr_args.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     openssl(dir, &csr_args);
     common::write(
         &dir.join("server.ext"),
@@ -52,8 +75,21 @@ pub fn make_pki(dir: &Path) -> Pki {
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
         ],
     );
     Pki {
@@ -81,12 +117,21 @@ impl TlsServer {
     pub fn start(dir: &Path, root: &Path, pki: &Pki) -> TlsServer {
         std::fs::create_dir_all(dir).unwrap();
         let port = common::free_port();
-        let build = Command::new("nginx").arg("-V").output().expect("run nginx -V");
+        let build = Command::new("nginx")
+            .arg("-V")
+            .output()
+            .expect("run nginx -V");
         let build = String::from_utf8_lossy(&build.stderr).into_owned();
-        let mut temp_paths = format!("    client_body_temp_path \"{}/client_body\";\n", dir.display());
+        let mut temp_paths = format!(
+            "    client_body_temp_path \"{}/client_body\";\n",
+            dir.display()
+        );
         for module in ["proxy", "fastcgi", "uwsgi", "scgi"] {
             if !build.contains(&format!("--without-http_{module}_module")) {
-                temp_paths.push_str(&format!("    {module}_temp_path \"{}/{module}\";\n", dir.display()));
+                temp_paths.push_str(&format!(
+                    "    {module}_temp_path \"{}/{module}\";\n",
+                    dir.display()
+                ));
             }
         }
         let conf = format!(
@@ -140,7 +185,11 @@ http {{
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!("nginx exited with {status}; error.log:\n{}", log());
             }
-            assert!(Instant::now() < deadline, "nginx did not listen on {port}; error.log:\n{}", log());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen on {port}; error.log:\n{}",
+                log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -188,7 +237,11 @@ fn https_with_a_private_ca_needs_ca_file_and_an_untrusted_server_is_refused_by_n
     s.config(&server.url(), &format!("CaFile = {}", pki.ca.display()));
     let run = s.launcher(&[]).success();
     s.assert_launched(&run, "1.0");
-    assert!(server.access_log().contains("GET /demo/channels/stable/"), "{}", server.access_log());
+    assert!(
+        server.access_log().contains("GET /demo/channels/stable/"),
+        "{}",
+        server.access_log()
+    );
 
     // 2.0 appears, but the machine no longer trusts the CA: the update is refused and 1.0 starts.
     s.publish("2.0", &[]);
@@ -199,8 +252,14 @@ fn https_with_a_private_ca_needs_ca_file_and_an_untrusted_server_is_refused_by_n
     common::assert_app_unchanged(&run, &s.app, &before);
 
     // The right CA, but the certificate does not name the host asked for (`localhost`).
-    s.config(&format!("https://localhost:{}/", server.port), &format!("CaFile = {}", pki.ca.display()));
-    let run = s.launcher(&[]).success().stderr_has("certificate not valid for name \"localhost\"");
+    s.config(
+        &format!("https://localhost:{}/", server.port),
+        &format!("CaFile = {}", pki.ca.display()),
+    );
+    let run = s
+        .launcher(&[])
+        .success()
+        .stderr_has("certificate not valid for name \"localhost\"");
     s.assert_launched(&run, "1.0");
 
     // The system trust store is used without `CaFile`: a CA "installed on the machine" (here through
@@ -217,8 +276,14 @@ fn a_ca_file_that_is_not_a_certificate_is_named_in_the_error() {
     let s = site();
     let bad = s.root.join("not-a-ca.pem");
     common::write(&bad, "this is not PEM\n");
-    s.config("https://127.0.0.1:9/", &format!("CaFile = {}", bad.display()));
+    s.config(
+        "https://127.0.0.1:9/",
+        &format!("CaFile = {}", bad.display()),
+    );
     s.launcher(&[]).failure().stderr_has("not-a-ca.pem");
-    s.config("https://127.0.0.1:9/", &format!("CaFile = {}", s.root.join("missing.pem").display()));
+    s.config(
+        "https://127.0.0.1:9/",
+        &format!("CaFile = {}", s.root.join("missing.pem").display()),
+    );
     s.launcher(&[]).failure().stderr_has("cannot read CaFile");
 }

@@ -55,7 +55,11 @@ impl TinyProxy {
             if let Some(status) = proxy.child.try_wait().unwrap() {
                 panic!("tinyproxy exited with {status}; log:\n{}", proxy.log_text());
             }
-            assert!(Instant::now() < deadline, "tinyproxy did not listen on {port}; log:\n{}", proxy.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "tinyproxy did not listen on {port}; log:\n{}",
+                proxy.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         proxy
@@ -92,13 +96,22 @@ fn proxied_site() -> Option<(Site, Server, TinyProxy)> {
 
 #[test]
 fn the_proxy_key_sends_every_request_through_the_proxy() {
-    let Some((s, server, proxy)) = proxied_site() else { return };
+    let Some((s, server, proxy)) = proxied_site() else {
+        return;
+    };
     s.config(&server.url, &format!("Proxy = {}", proxy.url()));
     let run = s.launcher(&[]).success();
     s.assert_launched(&run, "1.0");
     let reqs = proxy.requests();
-    let channel = format!("GET {}/demo/channels/stable/{}.json HTTP/1.1", server.url, common::PLATFORM);
-    assert!(reqs.contains(&channel), "no {channel:?} in the proxy's log: {reqs:#?}");
+    let channel = format!(
+        "GET {}/demo/channels/stable/{}.json HTTP/1.1",
+        server.url,
+        common::PLATFORM
+    );
+    assert!(
+        reqs.contains(&channel),
+        "no {channel:?} in the proxy's log: {reqs:#?}"
+    );
     assert!(
         reqs.iter().any(|r| r.contains("/demo/blobs/")),
         "the blobs did not go through the proxy: {reqs:#?}"
@@ -110,12 +123,18 @@ fn the_proxy_key_sends_every_request_through_the_proxy() {
     c.env("NO_PROXY", "127.0.0.1");
     let run = common::run(c, Some(&s.app)).success();
     s.assert_launched(&run, "2.0");
-    assert_eq!(proxy.requests(), reqs, "NO_PROXY was not honoured with `Proxy =`");
+    assert_eq!(
+        proxy.requests(),
+        reqs,
+        "NO_PROXY was not honoured with `Proxy =`"
+    );
 }
 
 #[test]
 fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
-    let Some((s, server, proxy)) = proxied_site() else { return };
+    let Some((s, server, proxy)) = proxied_site() else {
+        return;
+    };
     s.config(&server.url, "");
     for var in ["HTTP_PROXY", "http_proxy"] {
         let mut c = s.command(&["check"]);
@@ -123,20 +142,36 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
         common::run(c, Some(&s.app)).code_is(10);
     }
     let through = proxy.requests().len();
-    assert_eq!(through, 2, "both spellings go through the proxy: {:#?}", proxy.requests());
+    assert_eq!(
+        through,
+        2,
+        "both spellings go through the proxy: {:#?}",
+        proxy.requests()
+    );
 
     // NO_PROXY names the server: the install goes direct.
     let mut c = s.command(&[]);
-    c.env("HTTP_PROXY", proxy.url()).env("NO_PROXY", "127.0.0.1");
+    c.env("HTTP_PROXY", proxy.url())
+        .env("NO_PROXY", "127.0.0.1");
     let run = common::run(c, Some(&s.app)).success();
     s.assert_launched(&run, "1.0");
-    assert_eq!(proxy.requests().len(), through, "NO_PROXY was not honoured: {:#?}", proxy.requests());
+    assert_eq!(
+        proxy.requests().len(),
+        through,
+        "NO_PROXY was not honoured: {:#?}",
+        proxy.requests()
+    );
 
     // A proxy that does not answer: the error names it, and the installed version starts.
     s.publish("2.0", &[]);
     let mut c = s.command(&[]);
-    c.env("HTTP_PROXY", format!("http://127.0.0.1:{}", common::free_port()));
-    let run = common::run(c, Some(&s.app)).success().stderr_has("could not update");
+    c.env(
+        "HTTP_PROXY",
+        format!("http://127.0.0.1:{}", common::free_port()),
+    );
+    let run = common::run(c, Some(&s.app))
+        .success()
+        .stderr_has("could not update");
     s.assert_launched(&run, "1.0");
 }
 
@@ -150,7 +185,9 @@ fn a_proxy_that_wants_a_password_gets_its_own_message() {
     let server = Server::start(&s.repo, &[]);
     let proxy = TinyProxy::start(&s.root.join("proxy"), Some(("user", "secret")));
     s.config(&server.url, &format!("Proxy = {}", proxy.url()));
-    s.launcher(&[]).code_is(4).stderr_has("407 Proxy Authentication Required");
+    s.launcher(&[])
+        .code_is(4)
+        .stderr_has("407 Proxy Authentication Required");
     let with_password = proxy.url().replace("http://", "http://user:secret@");
     s.config(&server.url, &format!("Proxy = {with_password}"));
     let run = s.launcher(&[]).success();
@@ -173,13 +210,19 @@ fn https_goes_through_the_proxy_as_a_tunnel() {
     let run = common::run(c, Some(&s.app)).success();
     s.assert_launched(&run, "1.0");
     let connect = format!("CONNECT 127.0.0.1:{} HTTP/1.1", tls.port);
-    assert!(proxy.requests().contains(&connect), "no {connect:?} in {:#?}", proxy.requests());
+    assert!(
+        proxy.requests().contains(&connect),
+        "no {connect:?} in {:#?}",
+        proxy.requests()
+    );
 
     // The same through a proxy that wants a password: the tunnel is refused with the 407 message.
     let auth = TinyProxy::start(&s.root.join("auth-proxy"), Some(("user", "secret")));
     s.publish("2.0", &[]);
     let mut c = s.command(&[]);
     c.env("HTTPS_PROXY", auth.url());
-    let run = common::run(c, Some(&s.app)).success().stderr_has("407 Proxy Authentication Required");
+    let run = common::run(c, Some(&s.app))
+        .success()
+        .stderr_has("407 Proxy Authentication Required");
     s.assert_launched(&run, "1.0");
 }

@@ -4,25 +4,39 @@
 //! the installed version starts. Signatures made by the real `minisign` tool are accepted, and the
 //! tool accepts ours. With a key, downgrades (except `rollback`) and expired manifests are refused.
 
-use crate::common::{self, keygen_at, site, sig_path, Keys, LoggedServer, Run, Site};
+use crate::common::{self, keygen_at, sig_path, site, Keys, LoggedServer, Run, Site};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Blob requests a `launcher serve -v` has logged so far.
 fn blob_requests(server: &LoggedServer) -> Vec<String> {
-    server.requests().into_iter().filter(|l| l.contains("/blobs/")).collect()
+    server
+        .requests()
+        .into_iter()
+        .filter(|l| l.contains("/blobs/"))
+        .collect()
 }
 
 /// Runs `minisign ARGS...` in `dir` with an empty stdin (the keys here are unencrypted).
 fn minisign(args: &[&str], dir: &Path) -> Run {
     let mut c = Command::new("minisign");
-    c.args(args).current_dir(dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let cmd = format!("{c:?}");
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
     let _ = child.stdin.take().unwrap().write_all(b"\n");
     let out = child.wait_with_output().unwrap();
-    Run { cmd, out, dir: Some(dir.to_path_buf()) }
+    Run {
+        cmd,
+        out,
+        dir: Some(dir.to_path_buf()),
+    }
 }
 
 /// Ways to spoil a signed manifest, and the words the refusal must use.
@@ -42,7 +56,10 @@ const SPOILS: &[Spoil] = &[
         name: "signed by another key",
         apply: |m, other| {
             let bytes = std::fs::read(m).unwrap();
-            common::write(&sig_path(m), common::sign_bytes(other, &bytes, "timestamp:0\tfile:x.json"));
+            common::write(
+                &sig_path(m),
+                common::sign_bytes(other, &bytes, "timestamp:0\tfile:x.json"),
+            );
         },
         says: "the manifest is signed by another key",
     },
@@ -52,7 +69,10 @@ const SPOILS: &[Spoil] = &[
             // Still a valid manifest, so only the signature can catch it.
             let text = std::fs::read_to_string(m).unwrap();
             assert!(text.contains("\"mandatory\": false"), "{text}");
-            common::write(m, text.replace("\"mandatory\": false", "\"mandatory\": true"));
+            common::write(
+                m,
+                text.replace("\"mandatory\": false", "\"mandatory\": true"),
+            );
         },
         says: "its content was changed after signing",
     },
@@ -60,7 +80,11 @@ const SPOILS: &[Spoil] = &[
         name: "trusted comment changed",
         apply: |m, _| {
             let sig = std::fs::read_to_string(sig_path(m)).unwrap();
-            let changed = sig.replacen("trusted comment: timestamp:", "trusted comment: timestamp:9", 1);
+            let changed = sig.replacen(
+                "trusted comment: timestamp:",
+                "trusted comment: timestamp:9",
+                1,
+            );
             assert_ne!(sig, changed, "{sig}");
             common::write(&sig_path(m), changed);
         },
@@ -88,7 +112,10 @@ fn signed_site() -> (Site, Keys, Keys, LoggedServer) {
 fn bad_signatures_are_refused_by_run_check_and_fetch_before_any_download() {
     let (s, _k, o, server) = signed_site();
     let channel = s.channel();
-    let good = (std::fs::read(&channel).unwrap(), std::fs::read(sig_path(&channel)).unwrap());
+    let good = (
+        std::fs::read(&channel).unwrap(),
+        std::fs::read(sig_path(&channel)).unwrap(),
+    );
     let blobs_before = blob_requests(&server).len();
     for spoil in SPOILS {
         common::write(&channel, &good.0);
@@ -104,24 +131,43 @@ fn bad_signatures_are_refused_by_run_check_and_fetch_before_any_download() {
         common::assert_app_unchanged(&check, &s.app, &before);
         let fetch = s.launcher(&["fetch"]).failure().stderr_has(spoil.says);
         common::assert_app_unchanged(&fetch, &s.app, &before);
-        assert!(common::staged_files(&s.app).is_empty(), "{}: staged {:?}", spoil.name, common::staged_files(&s.app));
+        assert!(
+            common::staged_files(&s.app).is_empty(),
+            "{}: staged {:?}",
+            spoil.name,
+            common::staged_files(&s.app)
+        );
         let blobs = blob_requests(&server);
-        assert_eq!(blobs.len(), blobs_before, "{}: blobs were downloaded: {blobs:#?}", spoil.name);
+        assert_eq!(
+            blobs.len(),
+            blobs_before,
+            "{}: blobs were downloaded: {blobs:#?}",
+            spoil.name
+        );
     }
     // The untouched signature is accepted: 2.0 installs.
     common::write(&channel, &good.0);
     common::write(&sig_path(&channel), &good.1);
     let run = s.launcher(&[]).success();
     s.assert_launched(&run, "2.0");
-    assert!(blob_requests(&server).len() > blobs_before, "2.0 downloaded nothing");
-    eprintln!("{} kinds of bad signature refused by run, check and fetch", SPOILS.len());
+    assert!(
+        blob_requests(&server).len() > blobs_before,
+        "2.0 downloaded nothing"
+    );
+    eprintln!(
+        "{} kinds of bad signature refused by run, check and fetch",
+        SPOILS.len()
+    );
 }
 
 #[test]
 fn verify_repair_takes_only_a_release_manifest_signed_by_the_key() {
     let (s, _k, o, server) = signed_site();
     let release = s.release("1.0");
-    let good = (std::fs::read(&release).unwrap(), std::fs::read(sig_path(&release)).unwrap());
+    let good = (
+        std::fs::read(&release).unwrap(),
+        std::fs::read(sig_path(&release)).unwrap(),
+    );
     let damaged = s.app.join("data/config.txt");
     common::write(&damaged, "damaged by someone\n");
     let blobs_before = blob_requests(&server).len();
@@ -130,9 +176,17 @@ fn verify_repair_takes_only_a_release_manifest_signed_by_the_key() {
         common::write(&sig_path(&release), &good.1);
         (spoil.apply)(&release, &o);
         let before = common::app_snapshot(&s.app);
-        let r = s.launcher(&["verify", "--repair"]).failure().stderr_has(spoil.says);
+        let r = s
+            .launcher(&["verify", "--repair"])
+            .failure()
+            .stderr_has(spoil.says);
         common::assert_app_unchanged(&r, &s.app, &before);
-        assert_eq!(blob_requests(&server).len(), blobs_before, "{}: a blob was downloaded", spoil.name);
+        assert_eq!(
+            blob_requests(&server).len(),
+            blobs_before,
+            "{}: a blob was downloaded",
+            spoil.name
+        );
     }
     common::write(&release, &good.0);
     common::write(&sig_path(&release), &good.1);
@@ -151,17 +205,40 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
     }
     let s = site();
     let (sk, pk) = (s.root.join("tool.key"), s.root.join("tool.pub"));
-    minisign(&["-G", "-W", "-s", sk.to_str().unwrap(), "-p", pk.to_str().unwrap()], &s.root).success();
+    minisign(
+        &[
+            "-G",
+            "-W",
+            "-s",
+            sk.to_str().unwrap(),
+            "-p",
+            pk.to_str().unwrap(),
+        ],
+        &s.root,
+    )
+    .success();
     // 1.0: published unsigned, then signed by the tool with a trusted comment of its own.
     s.publish("1.0", &[]);
     for m in [s.channel(), s.release("1.0")] {
         assert!(!sig_path(&m).exists());
         minisign(
-            &["-S", "-s", sk.to_str().unwrap(), "-m", m.to_str().unwrap(), "-t", "signed by the minisign tool"],
+            &[
+                "-S",
+                "-s",
+                sk.to_str().unwrap(),
+                "-m",
+                m.to_str().unwrap(),
+                "-t",
+                "signed by the minisign tool",
+            ],
             &s.root,
         )
         .success();
-        assert!(sig_path(&m).is_file(), "minisign wrote no `{}`", sig_path(&m).display());
+        assert!(
+            sig_path(&m).is_file(),
+            "minisign wrote no `{}`",
+            sig_path(&m).display()
+        );
     }
     s.config_folder(&format!("PublicKey = {}", common::public_key_line(&pk)));
     let run = s.launcher(&[]).success();
@@ -173,9 +250,12 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
     // 2.0: signed by `publish` with the tool's key; the tool accepts the signature, and so does the client.
     s.publish("2.0", &["--secret-key", sk.to_str().unwrap()]);
     for m in [s.channel(), s.release("2.0")] {
-        minisign(&["-V", "-p", pk.to_str().unwrap(), "-m", m.to_str().unwrap()], &s.root)
-            .success()
-            .stdout_has("version:2.0");
+        minisign(
+            &["-V", "-p", pk.to_str().unwrap(), "-m", m.to_str().unwrap()],
+            &s.root,
+        )
+        .success()
+        .stdout_has("version:2.0");
     }
     let run = s.launcher(&[]).success();
     s.assert_launched(&run, "2.0");
@@ -189,8 +269,20 @@ fn with_a_key_an_older_channel_manifest_is_refused_and_only_rollback_goes_back()
     // The channel is pointed back at 1.0 (a correctly signed, but older, manifest: a replay or a mistake).
     common::launcher_run(
         &[
-            "promote", "--repo", s.repo.to_str().unwrap(), "--product", "demo", "--version", "1.0",
-            "--channel", "stable", "--platform", common::PLATFORM, "--secret-key", k.sk.to_str().unwrap(), "--force",
+            "promote",
+            "--repo",
+            s.repo.to_str().unwrap(),
+            "--product",
+            "demo",
+            "--version",
+            "1.0",
+            "--channel",
+            "stable",
+            "--platform",
+            common::PLATFORM,
+            "--secret-key",
+            k.sk.to_str().unwrap(),
+            "--force",
         ],
         Some(&s.repo),
     )
@@ -204,7 +296,11 @@ fn with_a_key_an_older_channel_manifest_is_refused_and_only_rollback_goes_back()
     s.launcher(&["check"]).failure().stderr_has(says);
     s.launcher(&["fetch"]).failure().stderr_has(says);
     common::assert_app_unchanged(&run, &s.app, &before);
-    assert_eq!(blob_requests(&server).len(), blobs_before, "a blob was downloaded");
+    assert_eq!(
+        blob_requests(&server).len(),
+        blobs_before,
+        "a blob was downloaded"
+    );
 
     // `rollback` goes back with the key set, and 2.0 is held afterwards.
     s.launcher(&["rollback"]).success();
@@ -221,7 +317,11 @@ fn under_faketime(s: &Site, offset: &str, args: &[&str]) -> Run {
         c.env("PATH", path);
     }
     c.env("NO_COLOR", "1").stdin(Stdio::null());
-    c.arg(offset).arg(common::BIN).arg("--config").arg(&s.ini).args(args);
+    c.arg(offset)
+        .arg(common::BIN)
+        .arg("--config")
+        .arg(&s.ini)
+        .args(args);
     common::run(c, Some(&s.app))
 }
 
@@ -230,43 +330,73 @@ fn with_a_key_an_expired_manifest_is_refused_and_status_shows_the_expiry() {
     let (s, k, _o, server) = signed_site();
     // 2.0 again, expiring one day after publishing.
     std::fs::remove_dir_all(s.repo.join("demo/releases/2.0")).unwrap();
-    s.publish("2.0", &["--secret-key", k.sk.to_str().unwrap(), "--expires", "1"]);
-    let expires = s.read_json(&s.channel())["expires"].as_str().unwrap().to_string();
+    s.publish(
+        "2.0",
+        &["--secret-key", k.sk.to_str().unwrap(), "--expires", "1"],
+    );
+    let expires = s.read_json(&s.channel())["expires"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let says = format!("it expired on {expires}");
     let blobs_before = blob_requests(&server).len();
 
     // A hand-made manifest whose `expires` is already past, correctly signed: refused, whatever the clock.
-    let good = (std::fs::read(s.channel()).unwrap(), std::fs::read(sig_path(&s.channel())).unwrap());
+    let good = (
+        std::fs::read(s.channel()).unwrap(),
+        std::fs::read(sig_path(&s.channel())).unwrap(),
+    );
     let mut old = s.read_json(&s.channel());
     old["expires"] = "2001-01-01T00:00:00Z".into();
-    s.put_manifest(&s.channel(), &serde_json::to_vec_pretty(&old).unwrap(), Some(&k));
+    s.put_manifest(
+        &s.channel(),
+        &serde_json::to_vec_pretty(&old).unwrap(),
+        Some(&k),
+    );
     let before = common::app_snapshot(&s.app);
-    let run = s.launcher(&[]).success().stderr_has("it expired on 2001-01-01T00:00:00Z");
+    let run = s
+        .launcher(&[])
+        .success()
+        .stderr_has("it expired on 2001-01-01T00:00:00Z");
     s.assert_launched(&run, "1.0");
     common::assert_app_unchanged(&run, &s.app, &before);
-    s.launcher(&["check"]).failure().stderr_has("it expired on 2001-01-01");
+    s.launcher(&["check"])
+        .failure()
+        .stderr_has("it expired on 2001-01-01");
     common::write(&s.channel(), &good.0);
     common::write(&sig_path(&s.channel()), &good.1);
 
     // The real manifest, three days later (faketime), is refused the same way.
     if common::require("faketime") {
-        let run = under_faketime(&s, "+3 days", &[]).success().stderr_has(&says);
+        let run = under_faketime(&s, "+3 days", &[])
+            .success()
+            .stderr_has(&says);
         s.assert_launched(&run, "1.0");
         common::assert_app_unchanged(&run, &s.app, &before);
-        under_faketime(&s, "+3 days", &["check"]).failure().stderr_has(&says);
+        under_faketime(&s, "+3 days", &["check"])
+            .failure()
+            .stderr_has(&says);
     }
-    assert_eq!(blob_requests(&server).len(), blobs_before, "a blob was downloaded");
+    assert_eq!(
+        blob_requests(&server).len(),
+        blobs_before,
+        "a blob was downloaded"
+    );
 
     // Today it is valid: 2.0 installs, and `status` says when its manifest expires.
     let run = s.launcher(&[]).success();
     s.assert_launched(&run, "2.0");
-    s.launcher(&["status"]).success().stdout_has(&format!("expires {expires} (in 23 hours)"));
+    s.launcher(&["status"])
+        .success()
+        .stdout_has(&format!("expires {expires} (in 23 hours)"));
     let json = s.launcher(&["status", "--json"]).success().stdout();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["expires"].as_str(), Some(expires.as_str()), "{json}");
     assert_eq!(v["expired"].as_bool(), Some(false), "{json}");
     if common::require("faketime") {
         // Three days on, `status` says the manifest has expired (and updates from it are refused).
-        under_faketime(&s, "+3 days", &["status"]).success().stdout_has(&format!("expired {expires} ("));
+        under_faketime(&s, "+3 days", &["status"])
+            .success()
+            .stdout_has(&format!("expired {expires} ("));
     }
 }
