@@ -38,7 +38,7 @@
 use crate::backup::{self, BackupInfo};
 use crate::fsutil::{self, fs_err, FsError};
 use crate::manifest::{self, FileEntry, Manifest};
-use crate::state::{Layout, State, StatEntry};
+use crate::state::{Layout, StatEntry, State};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -157,7 +157,8 @@ fn rename_retry(from: &Path, to: &Path, busy: &Path) -> Result<(), ApplyError> {
 #[cfg(feature = "fault-injection")]
 fn injected_rename_failure(busy: &Path) -> Option<io::Error> {
     let want = std::env::var("LAUNCHER_LOCKED_FILE").ok()?;
-    busy.ends_with(&want).then(|| io::Error::new(io::ErrorKind::PermissionDenied, "injected: file in use"))
+    busy.ends_with(&want)
+        .then(|| io::Error::new(io::ErrorKind::PermissionDenied, "injected: file in use"))
 }
 
 #[cfg(not(feature = "fault-injection"))]
@@ -179,7 +180,9 @@ fn prepare_parent(
     checked: &mut BTreeSet<PathBuf>,
     touched: &mut BTreeSet<PathBuf>,
 ) -> Result<(), ApplyError> {
-    let Some(parent) = dest.parent() else { return Ok(()) };
+    let Some(parent) = dest.parent() else {
+        return Ok(());
+    };
     if checked.contains(parent) {
         return Ok(());
     }
@@ -303,7 +306,9 @@ fn place(src: &Path, dest: &Path, copy: bool, e: &FileEntry) -> Result<(), Apply
         fs::copy(src, tmp.path()).map_err(fs_err("copy", src))?;
         fsutil::set_shared_readable(tmp.path())?;
         set_meta(tmp.path(), e)?;
-        tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(fs_err("flush", tmp.path()))?;
         let tmp_path = tmp.into_temp_path();
         rename_retry(&tmp_path, dest, dest)?;
         let _ = tmp_path.keep();
@@ -334,7 +339,12 @@ pub struct Committed {
 
 /// Applies `j` (steps 3–5 of the module doc) and updates `state`. When a step fails, the change is
 /// undone at once (the journal stays for the next start only if undoing fails too).
-pub fn commit(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeMap<String, StatEntry>) -> Result<Committed, ApplyError> {
+pub fn commit(
+    layout: &Layout,
+    j: &Journal,
+    state: &mut State,
+    kept_cache: BTreeMap<String, StatEntry>,
+) -> Result<Committed, ApplyError> {
     write_journal(layout, j)?;
     crash_point("journal-written");
     match apply_ops(layout, j, state, kept_cache) {
@@ -350,7 +360,12 @@ pub fn commit(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTree
     }
 }
 
-fn apply_ops(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeMap<String, StatEntry>) -> Result<Committed, ApplyError> {
+fn apply_ops(
+    layout: &Layout,
+    j: &Journal,
+    state: &mut State,
+    kept_cache: BTreeMap<String, StatEntry>,
+) -> Result<Committed, ApplyError> {
     let dir = &layout.dir;
     let backup = fsutil::native(dir, &j.backup);
     let mut checked = BTreeSet::new();
@@ -365,7 +380,16 @@ fn apply_ops(layout: &Layout, j: &Journal, state: &mut State, kept_cache: BTreeM
     }
     for (i, op) in j.ops.iter().enumerate() {
         let dest = fsutil::native(dir, &op.path);
-        if op.had_old && save_old(dir, &backup, &op.path, op.new.is_some(), &mut checked, &mut touched)? {
+        if op.had_old
+            && save_old(
+                dir,
+                &backup,
+                &op.path,
+                op.new.is_some(),
+                &mut checked,
+                &mut touched,
+            )?
+        {
             out.moved_to_backup += 1;
         }
         if let (Some(e), Some(src)) = (&op.new, &op.src) {
@@ -439,7 +463,10 @@ pub enum Recovered {
     /// The change was completed.
     Forward { kind: String, version: String },
     /// The change was undone; the previous version is in place.
-    Back { kind: String, version: Option<String> },
+    Back {
+        kind: String,
+        version: Option<String>,
+    },
     /// The journal could not be read; it was set aside and the install must be verified.
     Unreadable(String),
 }
@@ -470,7 +497,9 @@ fn remove_stale_meta_temps(layout: &Layout) {
 fn remove_temps_in(folder: &Path, prefix: &str) {
     let Ok(rd) = fs::read_dir(folder) else { return };
     for e in rd.flatten() {
-        if e.file_name().to_string_lossy().starts_with(prefix) && e.file_type().is_ok_and(|t| t.is_file()) {
+        if e.file_name().to_string_lossy().starts_with(prefix)
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
             let _ = fs::remove_file(e.path());
         }
     }
@@ -481,7 +510,11 @@ fn remove_stray_copies(dir: &Path, j: &Journal) {
     let parents: BTreeSet<PathBuf> = j
         .ops
         .iter()
-        .filter_map(|op| fsutil::native(dir, &op.path).parent().map(Path::to_path_buf))
+        .filter_map(|op| {
+            fsutil::native(dir, &op.path)
+                .parent()
+                .map(Path::to_path_buf)
+        })
         .collect();
     for p in parents {
         remove_temps_in(&p, ".launcher-tmp-");
@@ -522,13 +555,14 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     remove_stray_copies(dir, &j);
     let backup = fsutil::native(dir, &j.backup);
     // Roll forward when every new content is in place or available with the right hash.
-    let forward = direction == Direction::Auto && j.ops.iter().all(|op| match (&op.new, &op.src) {
-        (Some(e), Some(src)) => {
-            sha_of(&fsutil::native(dir, &op.path)).as_deref() == Some(e.sha256.as_str())
-                || sha_of(&fsutil::native(dir, src)).as_deref() == Some(e.sha256.as_str())
-        }
-        _ => true,
-    });
+    let forward = direction == Direction::Auto
+        && j.ops.iter().all(|op| match (&op.new, &op.src) {
+            (Some(e), Some(src)) => {
+                sha_of(&fsutil::native(dir, &op.path)).as_deref() == Some(e.sha256.as_str())
+                    || sha_of(&fsutil::native(dir, src)).as_deref() == Some(e.sha256.as_str())
+            }
+            _ => true,
+        });
     let mut state = State::load(layout).ok().flatten().unwrap_or_default();
     let mut checked = BTreeSet::new();
     let mut touched = BTreeSet::new();
@@ -581,7 +615,9 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
         let saved_exists = fs::symlink_metadata(&saved).is_ok();
         let dest_exists = fs::symlink_metadata(&dest).is_ok();
         let src = op.src.as_deref().map(|s| fsutil::native(dir, s));
-        let src_missing = src.as_ref().is_some_and(|s| fs::symlink_metadata(s).is_err());
+        let src_missing = src
+            .as_ref()
+            .is_some_and(|s| fs::symlink_metadata(s).is_err());
         if !op.had_old {
             if let (Some(_), true) = (&op.new, dest_exists) {
                 // An added file: give the content back to its source, or drop it if the source is there.

@@ -51,7 +51,12 @@ pub fn list(dir: &Path) -> Vec<(u32, PathBuf)> {
         .flatten()
         .flatten()
         .filter_map(|e| {
-            let n = e.file_name().to_str()?.strip_prefix("bkp.")?.parse::<u32>().ok()?;
+            let n = e
+                .file_name()
+                .to_str()?
+                .strip_prefix("bkp.")?
+                .parse::<u32>()
+                .ok()?;
             e.file_type().ok()?.is_dir().then(|| (n, e.path()))
         })
         .collect();

@@ -157,8 +157,8 @@ pub struct PromoteArgs {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "run", "check", "fetch", "verify", "rollback", "status", "publish", "promote", "serve", "keygen", "demo",
-    "help",
+    "run", "check", "fetch", "verify", "rollback", "status", "publish", "promote", "serve",
+    "keygen", "demo", "help",
 ];
 
 /// What the command line asks for.
@@ -166,7 +166,10 @@ pub enum Invocation {
     /// Parsed by clap (a subcommand, `--help`, `--version`).
     Clap(Cli),
     /// `run` with the app's arguments, taken verbatim.
-    Run { global: Global, app_args: Vec<OsString> },
+    Run {
+        global: Global,
+        app_args: Vec<OsString>,
+    },
 }
 
 /// Splits the command line: leading global flags, then a subcommand name (handed to clap) or anything
@@ -211,7 +214,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
                 app_args: app.to_vec(),
             })
         }
-        Some(s) if SUBCOMMANDS.contains(&s) || matches!(s, "-h" | "--help" | "-V" | "--version") => {
+        Some(s)
+            if SUBCOMMANDS.contains(&s) || matches!(s, "-h" | "--help" | "-V" | "--version") =>
+        {
             Cli::try_parse_from(&args).map(Invocation::Clap)
         }
         _ => Ok(Invocation::Run {
@@ -240,7 +245,10 @@ mod tests {
     fn unknown_arguments_go_to_the_app() {
         assert_eq!(app_args(&["l", "report.pdf"]), vec!["report.pdf"]);
         assert_eq!(app_args(&["l", "-q", "--x", "check"]), vec!["--x", "check"]);
-        assert_eq!(app_args(&["l", "--", "check", "--json"]), vec!["check", "--json"]);
+        assert_eq!(
+            app_args(&["l", "--", "check", "--json"]),
+            vec!["check", "--json"]
+        );
         assert_eq!(app_args(&["l", "run", "--", "-v"]), vec!["-v"]);
         assert_eq!(app_args(&["l", "--config", "a.ini", "run", "x"]), vec!["x"]);
         assert!(app_args(&["l"]).is_empty());
@@ -248,7 +256,10 @@ mod tests {
 
     #[test]
     fn subcommands_go_to_clap() {
-        let args = ["l", "check", "--json"].iter().map(OsString::from).collect();
+        let args = ["l", "check", "--json"]
+            .iter()
+            .map(OsString::from)
+            .collect();
         assert!(matches!(parse(args).unwrap(), Invocation::Clap(_)));
     }
 }

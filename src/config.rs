@@ -86,7 +86,10 @@ pub fn discover(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
 
 /// `<exe folder>/<exe stem>.ini`.
 pub fn beside_exe(exe: &Path) -> PathBuf {
-    let stem = exe.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "launcher".into());
+    let stem = exe
+        .file_stem()
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| "launcher".into());
     let mut name = stem;
     name.push(".ini");
     exe.with_file_name(name)
@@ -100,7 +103,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let path = abs.as_path();
     let text = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ConfigError::NotFound(path.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::NotFound(path.to_path_buf()))
+        }
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.to_path_buf(),
@@ -116,8 +121,18 @@ const KEYS: &[(&str, &[&str])] = &[
     (
         "Update",
         &[
-            "Enable", "Server", "Product", "Channel", "PublicKey", "Timeout", "Check", "Backups", "BackupMode",
-            "CaFile", "Proxy", "Platform",
+            "Enable",
+            "Server",
+            "Product",
+            "Channel",
+            "PublicKey",
+            "Timeout",
+            "Check",
+            "Backups",
+            "BackupMode",
+            "CaFile",
+            "Proxy",
+            "Platform",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -164,19 +179,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
-            errors.push(format!("{file}:{line_no}: expected `Key = value`, found `{line}`"));
+            errors.push(format!(
+                "{file}:{line_no}: expected `Key = value`, found `{line}`"
+            ));
             continue;
         };
         let (k, v) = (k.trim(), strip_comment(v.trim()));
         let Some(sec) = section else {
-            if !errors.iter().any(|e| e.starts_with(&format!("{file}:{line_no}:"))) {
+            if !errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{file}:{line_no}:")))
+            {
                 errors.push(format!(
                     "{file}:{line_no}: `{k}` is outside a section; put it under [Update] or [App]"
                 ));
             }
             continue;
         };
-        let keys = KEYS.iter().find(|(s, _)| *s == sec).map(|(_, k)| *k).unwrap_or(&[]);
+        let keys = KEYS
+            .iter()
+            .find(|(s, _)| *s == sec)
+            .map(|(_, k)| *k)
+            .unwrap_or(&[]);
         match keys.iter().find(|key| key.eq_ignore_ascii_case(k)) {
             Some(key) => {
                 if values.iter().any(|(s, kk, _, _)| *s == sec && kk == key) {
@@ -204,7 +228,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             pb
         } else {
             // `Dir = .` means the ini's folder itself, not `<folder>/.`.
-            base.join(pb).components().filter(|c| *c != std::path::Component::CurDir).collect()
+            base.join(pb)
+                .components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect()
         }
     };
     let bad = |key: &str, line: usize, value: &str, allowed: &str| -> String {
@@ -217,14 +244,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             "1" | "true" | "yes" | "on" => true,
             "0" | "false" | "no" | "off" => false,
             _ => {
-                errors.push(bad("Enable", l, &v, "use 1 (update before launching) or 0 (just launch)"));
+                errors.push(bad(
+                    "Enable",
+                    l,
+                    &v,
+                    "use 1 (update before launching) or 0 (just launch)",
+                ));
                 true
             }
         },
     };
     let server = get("Update", "Server").map(|(v, _)| v).unwrap_or_default();
     let product = get("Update", "Product").map(|(v, _)| v).unwrap_or_default();
-    let channel = get("Update", "Channel").map(|(v, _)| v).unwrap_or_else(|| "stable".into());
+    let channel = get("Update", "Channel")
+        .map(|(v, _)| v)
+        .unwrap_or_else(|| "stable".into());
     let platform = get("Update", "Platform")
         .map(|(v, _)| v)
         .unwrap_or_else(crate::repo::current_platform);
@@ -235,10 +269,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             ));
         }
         if product.is_empty() {
-            errors.push(format!("{file}: [Update] Product is not set; give the product name the publisher used"));
+            errors.push(format!(
+                "{file}: [Update] Product is not set; give the product name the publisher used"
+            ));
         }
     }
-    for (key, v) in [("Product", &product), ("Channel", &channel), ("Platform", &platform)] {
+    for (key, v) in [
+        ("Product", &product),
+        ("Channel", &channel),
+        ("Platform", &platform),
+    ] {
         if !v.is_empty() {
             if let Err(e) = crate::manifest::check_name(key, v) {
                 let line = get("Update", key).map(|(_, l)| l).unwrap_or(0);
@@ -246,7 +286,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
         }
     }
-    let public_key = get("Update", "PublicKey").map(|(v, _)| v).filter(|v| !v.is_empty());
+    let public_key = get("Update", "PublicKey")
+        .map(|(v, _)| v)
+        .filter(|v| !v.is_empty());
     if let (Some(k), Some((_, l))) = (&public_key, get("Update", "PublicKey")) {
         if let Err(e) = crate::sign::TrustedKey::parse(k) {
             errors.push(format!("{file}:{l}: PublicKey: {e}"));
@@ -257,7 +299,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         Some((v, l)) => match v.parse::<f64>() {
             Ok(s) if s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
             _ => {
-                errors.push(bad("Timeout", l, &v, "give seconds, more than 0 and at most 3600"));
+                errors.push(bad(
+                    "Timeout",
+                    l,
+                    &v,
+                    "give seconds, more than 0 and at most 3600",
+                ));
                 Duration::from_secs(10)
             }
         },
@@ -268,7 +315,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             "quick" => CheckMode::Quick,
             "full" => CheckMode::Full,
             _ => {
-                errors.push(bad("Check", l, &v, "use `quick` (size + date) or `full` (hash every file)"));
+                errors.push(bad(
+                    "Check",
+                    l,
+                    &v,
+                    "use `quick` (size + date) or `full` (hash every file)",
+                ));
                 CheckMode::Quick
             }
         },
@@ -278,7 +330,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         Some((v, l)) => match v.parse::<u32>() {
             Ok(n) if n <= 999 => n,
             _ => {
-                errors.push(bad("Backups", l, &v, "give a number of backups from 0 (none) to 999"));
+                errors.push(bad(
+                    "Backups",
+                    l,
+                    &v,
+                    "give a number of backups from 0 (none) to 999",
+                ));
                 3
             }
         },
@@ -294,8 +351,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
         },
     };
-    let ca_file = get("Update", "CaFile").filter(|(v, _)| !v.is_empty()).map(|(v, _)| resolve(&v));
-    let proxy = get("Update", "Proxy").map(|(v, _)| v).filter(|v| !v.is_empty());
+    let ca_file = get("Update", "CaFile")
+        .filter(|(v, _)| !v.is_empty())
+        .map(|(v, _)| resolve(&v));
+    let proxy = get("Update", "Proxy")
+        .map(|(v, _)| v)
+        .filter(|v| !v.is_empty());
     if let (Some(p), Some((_, l))) = (&proxy, get("Update", "Proxy")) {
         if !(p.starts_with("http://") || p.starts_with("https://") || p.starts_with("socks5://")) {
             errors.push(format!(
@@ -303,12 +364,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             ));
         }
     }
-    let dir = resolve(&get("App", "Dir").map(|(v, _)| v).filter(|v| !v.is_empty()).unwrap_or_else(|| "app".into()));
-    let executable = get("App", "Executable").map(|(v, _)| v).filter(|v| !v.is_empty());
+    let dir = resolve(
+        &get("App", "Dir")
+            .map(|(v, _)| v)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "app".into()),
+    );
+    let executable = get("App", "Executable")
+        .map(|(v, _)| v)
+        .filter(|v| !v.is_empty());
     if let (Some(e), Some((_, l))) = (&executable, get("App", "Executable")) {
         let normal = e.replace('\\', "/");
         if let Err(rule) = crate::paths::check_path(&normal) {
-            errors.push(format!("{file}:{l}: `Executable = {e}` is not valid: {rule}; give a path relative to Dir"));
+            errors.push(format!(
+                "{file}:{l}: `Executable = {e}` is not valid: {rule}; give a path relative to Dir"
+            ));
         }
     }
     let arguments = match get("App", "Arguments") {
@@ -318,7 +388,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Vec::new()
         }),
     };
-    let working_dir = get("App", "WorkingDir").filter(|(v, _)| !v.is_empty()).map(|(v, _)| resolve(&v));
+    let working_dir = get("App", "WorkingDir")
+        .filter(|(v, _)| !v.is_empty())
+        .map(|(v, _)| resolve(&v));
 
     if !errors.is_empty() {
         return Err(ConfigError::Invalid(errors));
@@ -412,7 +484,10 @@ mod tests {
         let c = p(include_str!("../launcher.ini.example")).unwrap();
         assert_eq!(c.channel, "stable");
         assert_eq!(c.platform, crate::repo::current_platform());
-        assert_eq!((c.backups, c.backup_mode, c.check), (3, BackupMode::Changed, CheckMode::Quick));
+        assert_eq!(
+            (c.backups, c.backup_mode, c.check),
+            (3, BackupMode::Changed, CheckMode::Quick)
+        );
         assert!(c.ca_file.is_none() && c.proxy.is_none() && c.working_dir.is_none());
     }
 
@@ -421,7 +496,10 @@ mod tests {
         let e = p("[Update]\nServr = x\nProduct = demo\nServer = http://x/\nBackups = many\n[Ap]\nDir = x\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/opt/app/launcher.ini:2: unknown key `Servr`"), "{e}");
+        assert!(
+            e.contains("/opt/app/launcher.ini:2: unknown key `Servr`"),
+            "{e}"
+        );
         assert!(e.contains(":5: `Backups = many` is not valid"), "{e}");
         assert!(e.contains(":6: unknown section `[Ap]`"), "{e}");
     }
@@ -432,7 +510,10 @@ mod tests {
         assert_eq!(c.dir, PathBuf::from("C:\\Program Files\\Opeka"));
         let c = p("[Update]\nEnable = 0\n[App]\nDir = \\\\server\\share\\opeka\n").unwrap();
         assert_eq!(c.dir, PathBuf::from("\\\\server\\share\\opeka"));
-        assert_eq!(beside_exe(Path::new("/x/Opeka.exe")), Path::new("/x/Opeka.ini"));
+        assert_eq!(
+            beside_exe(Path::new("/x/Opeka.exe")),
+            Path::new("/x/Opeka.ini")
+        );
     }
 }
 
@@ -448,14 +529,26 @@ mod fuzz_tests {
             include_bytes!("../fuzz/corpus/ini/bom-crlf.ini"),
             include_bytes!("../fuzz/corpus/ini/errors.ini"),
         ];
-        assert!(parse(Path::new("/opt/app/launcher.ini"), std::str::from_utf8(SEEDS[1]).unwrap()).is_ok());
+        assert!(parse(
+            Path::new("/opt/app/launcher.ini"),
+            std::str::from_utf8(SEEDS[1]).unwrap()
+        )
+        .is_ok());
         let mut accepted = 0;
         crate::manifest::mini_fuzz::run(SEEDS, 20_000, 0x5EED_0003, |data| {
             let text = String::from_utf8_lossy(data);
-            if parse(Path::new("/opt/app/launcher.ini"), text.trim_start_matches('\u{feff}')).is_ok() {
+            if parse(
+                Path::new("/opt/app/launcher.ini"),
+                text.trim_start_matches('\u{feff}'),
+            )
+            .is_ok()
+            {
                 accepted += 1;
             }
         });
-        assert!(accepted > 100, "only {accepted} mutated ini files were valid");
+        assert!(
+            accepted > 100,
+            "only {accepted} mutated ini files were valid"
+        );
     }
 }

@@ -51,7 +51,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
 #[cfg(unix)]
 pub fn set_shared_readable(path: &Path) -> Result<(), FsError> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(fs_err("set the permissions of", path))
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
+        .map_err(fs_err("set the permissions of", path))
 }
 
 #[cfg(not(unix))]

@@ -10,7 +10,11 @@ fn main() {
         Ok(inv) => launcher::commands::dispatch(inv),
         Err(e) => {
             let _ = e.print();
-            std::process::exit(if e.use_stderr() { code::USAGE } else { code::OK });
+            std::process::exit(if e.use_stderr() {
+                code::USAGE
+            } else {
+                code::OK
+            });
         }
     };
     match result {

@@ -67,7 +67,9 @@ pub enum ManifestError {
     TooDeep,
     #[error("the manifest is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("the manifest has format {found}; this launcher reads format {FORMAT}: update the launcher")]
+    #[error(
+        "the manifest has format {found}; this launcher reads format {FORMAT}: update the launcher"
+    )]
     Format { found: u32 },
     #[error("the manifest is invalid:\n{}", .problems.join("\n"))]
     Invalid { problems: Vec<String> },
@@ -83,7 +85,9 @@ pub fn parse_time(s: &str) -> Option<SystemTime> {
 }
 
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Names used in repository paths (product, channel, platform): short, plain and safe in a URL.
@@ -176,7 +180,10 @@ impl Manifest {
             problems.push(format!("version: {e}"));
         }
         if parse_time(&self.published).is_none() {
-            problems.push(format!("published: `{}` is not an RFC 3339 date", self.published));
+            problems.push(format!(
+                "published: `{}` is not an RFC 3339 date",
+                self.published
+            ));
         }
         if let Some(exp) = &self.expires {
             if parse_time(exp).is_none() {
@@ -208,16 +215,26 @@ impl Manifest {
                     f.path, f.size
                 ));
             }
-            if f.zsize.is_some_and(|z| z > f.size.saturating_add(f.size / 8).saturating_add(65_536)) {
-                problems.push(format!("`{}`: zsize {:?} is larger than zstd can make size {}", f.path, f.zsize, f.size));
+            if f.zsize
+                .is_some_and(|z| z > f.size.saturating_add(f.size / 8).saturating_add(65_536))
+            {
+                problems.push(format!(
+                    "`{}`: zsize {:?} is larger than zstd can make size {}",
+                    f.path, f.zsize, f.size
+                ));
             }
             total = total.saturating_add(f.size);
             if parse_time(&f.mtime).is_none() {
-                problems.push(format!("`{}`: mtime `{}` is not an RFC 3339 date", f.path, f.mtime));
+                problems.push(format!(
+                    "`{}`: mtime `{}` is not an RFC 3339 date",
+                    f.path, f.mtime
+                ));
             }
         }
         if total > MAX_TOTAL_SIZE {
-            problems.push(format!("the files add up to {total} bytes, over the limit of {MAX_TOTAL_SIZE}"));
+            problems.push(format!(
+                "the files add up to {total} bytes, over the limit of {MAX_TOTAL_SIZE}"
+            ));
         }
         if !self.executable.is_empty() && !self.files.iter().any(|f| f.path == self.executable) {
             problems.push(format!(
@@ -234,7 +251,8 @@ impl Manifest {
 
     pub fn version(&self) -> Version {
         // validate() checked it; a manifest that is not validated never reaches callers.
-        Version::parse(&self.version).unwrap_or_else(|_| Version::parse("0").expect("`0` is a version"))
+        Version::parse(&self.version)
+            .unwrap_or_else(|_| Version::parse("0").expect("`0` is a version"))
     }
 
     /// The canonical bytes: pretty JSON with a trailing newline, the exact bytes that are signed.
@@ -299,7 +317,10 @@ mod tests {
         m.files[0].sha256 = "XYZ".into();
         assert!(Manifest::from_slice(&m.to_bytes()).is_err());
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert!(matches!(Manifest::from_slice(deep.as_bytes()), Err(ManifestError::TooDeep)));
+        assert!(matches!(
+            Manifest::from_slice(deep.as_bytes()),
+            Err(ManifestError::TooDeep)
+        ));
         let mut m = sample();
         m.format = 2;
         let e = Manifest::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap_err();
@@ -332,11 +353,51 @@ pub(crate) mod mini_fuzz {
 
     /// Pieces that matter to the parsers: JSON and ini syntax, path tricks, number edges, bad UTF-8.
     const TOKENS: &[&[u8]] = &[
-        b"..", b"/", b"\\", b"\\\\", b":", b"\"", b"{", b"}", b"[", b"]", b",", b"\\u0000", b"\\ud800",
-        b"\\uDFFF", b"18446744073709551616", b"18446744073709551615", b"-1", b"1e999", b"0.5", b"null",
-        b"true", b"CON", b"nul.txt", b"LAUNCH~1", b".launcher/", b"bkp.001/", b"C:", b"//?/", b"\xff",
-        b"\xc3", b"\xed\xa0\x80", b"\n", b"\r\n", b"\t", b"=", b";", b"#", b"[Update]", b"[App]",
-        b"PublicKey = RWQ", b"\"path\":\"", b"\"size\":", b"\"zsize\":", b"\"format\":1", b"\"expires\":\"",
+        b"..",
+        b"/",
+        b"\\",
+        b"\\\\",
+        b":",
+        b"\"",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b"\\u0000",
+        b"\\ud800",
+        b"\\uDFFF",
+        b"18446744073709551616",
+        b"18446744073709551615",
+        b"-1",
+        b"1e999",
+        b"0.5",
+        b"null",
+        b"true",
+        b"CON",
+        b"nul.txt",
+        b"LAUNCH~1",
+        b".launcher/",
+        b"bkp.001/",
+        b"C:",
+        b"//?/",
+        b"\xff",
+        b"\xc3",
+        b"\xed\xa0\x80",
+        b"\n",
+        b"\r\n",
+        b"\t",
+        b"=",
+        b";",
+        b"#",
+        b"[Update]",
+        b"[App]",
+        b"PublicKey = RWQ",
+        b"\"path\":\"",
+        b"\"size\":",
+        b"\"zsize\":",
+        b"\"format\":1",
+        b"\"expires\":\"",
         b"2026-13-45T99:99:99Z",
     ];
 
@@ -427,11 +488,17 @@ mod fuzz_tests {
     fn mutated_manifests_never_panic_and_what_is_accepted_obeys_the_rules() {
         let mut accepted = 0;
         mini_fuzz::run(SEEDS, 20_000, 0x5EED_0001, |data| {
-            let Ok(m) = Manifest::from_slice(data) else { return };
+            let Ok(m) = Manifest::from_slice(data) else {
+                return;
+            };
             accepted += 1;
             assert!(m.files.len() <= MAX_FILES);
             for f in &m.files {
-                assert!(paths::check_path(&f.path).is_ok(), "accepted path {:?}", f.path);
+                assert!(
+                    paths::check_path(&f.path).is_ok(),
+                    "accepted path {:?}",
+                    f.path
+                );
                 assert!(f.size <= MAX_FILE_SIZE && is_sha256_hex(&f.sha256));
             }
             assert!(paths::check_set(m.files.iter().map(|f| f.path.as_str())).is_empty());
@@ -440,7 +507,10 @@ mod fuzz_tests {
             let _ = m.version();
         });
         // The mutations must leave some inputs valid, or only the JSON parser is being tested.
-        assert!(accepted > 100, "only {accepted} mutated manifests were valid");
+        assert!(
+            accepted > 100,
+            "only {accepted} mutated manifests were valid"
+        );
     }
 
     #[test]
@@ -450,10 +520,17 @@ mod fuzz_tests {
             include_bytes!("../fuzz/corpus/signature/signature-only"),
             include_bytes!("../fuzz/corpus/signature/truncated"),
         ];
-        let key = crate::sign::TrustedKey::parse("RWRjKnSuIzZbxnoOtVTjE5abnzVyTaQYctSKj/xzj+oBixWpTQ38vxzQ").unwrap();
+        let key = crate::sign::TrustedKey::parse(
+            "RWRjKnSuIzZbxnoOtVTjE5abnzVyTaQYctSKj/xzj+oBixWpTQ38vxzQ",
+        )
+        .unwrap();
         let text = String::from_utf8_lossy(SIG_SEEDS[0]);
         let (sig, body) = text.split_once("\n\n").unwrap();
-        assert_eq!(key.verify(body.as_bytes(), Some(sig)), Ok(()), "the seed `valid` is a valid signature");
+        assert_eq!(
+            key.verify(body.as_bytes(), Some(sig)),
+            Ok(()),
+            "the seed `valid` is a valid signature"
+        );
         mini_fuzz::run(SIG_SEEDS, 3_000, 0x5EED_0002, |data| {
             let text = String::from_utf8_lossy(data);
             let (sig, body) = text.split_once("\n\n").unwrap_or((&text, ""));

@@ -59,9 +59,9 @@ impl fmt::Display for PathRule {
 }
 
 const RESERVED_DEVICES: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6",
-    "COM7", "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-    "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4",
+    "COM5", "COM6", "COM7", "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6",
+    "LPT7", "LPT8", "LPT9", "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
 ];
 
 /// True for a backup folder name: `bkp.` followed by digits.
@@ -116,7 +116,10 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
         if comp.len() > MAX_COMPONENT_BYTES {
             return Err(PathRule::ComponentTooLong);
         }
-        if let Some(c) = comp.chars().find(|c| matches!(c, '<' | '>' | '"' | '|' | '?' | '*')) {
+        if let Some(c) = comp
+            .chars()
+            .find(|c| matches!(c, '<' | '>' | '"' | '|' | '?' | '*'))
+        {
             return Err(PathRule::ForbiddenCharacter(c));
         }
         if comp.ends_with('.') || comp.ends_with(' ') {
@@ -124,7 +127,10 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
         }
         // `NUL`, `nul.txt`, `Com1.tar.gz`, `CON ` (the trailing space is caught above) are all devices.
         let stem = comp.split('.').next().unwrap_or(comp).trim_end_matches(' ');
-        if RESERVED_DEVICES.iter().any(|d| d.eq_ignore_ascii_case(stem)) {
+        if RESERVED_DEVICES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(stem))
+        {
             return Err(PathRule::ReservedName(comp.to_string()));
         }
         if i == 0 {
@@ -175,7 +181,9 @@ pub fn check_set<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<SetProblem
             }),
             Some(first) => problems.push(SetProblem {
                 path: p.to_string(),
-                reason: format!("differs from `{first}` only in case (they collide on Windows and macOS)"),
+                reason: format!(
+                    "differs from `{first}` only in case (they collide on Windows and macOS)"
+                ),
             }),
             None => {
                 seen.insert(fold(p), p);
@@ -210,7 +218,18 @@ mod tests {
 
     #[test]
     fn good_paths_pass() {
-        for p in ["bin/demo", "a.txt", "data/x/y/z.dat", "über/ñ.txt", "bkp/x", "bkp.old/x", "launcher.d/x", "a~b/x", "x~/y", "data/BACKUP~1.TXT"] {
+        for p in [
+            "bin/demo",
+            "a.txt",
+            "data/x/y/z.dat",
+            "über/ñ.txt",
+            "bkp/x",
+            "bkp.old/x",
+            "launcher.d/x",
+            "a~b/x",
+            "x~/y",
+            "data/BACKUP~1.TXT",
+        ] {
             assert_eq!(check_path(p), Ok(()), "{p}");
         }
     }
@@ -218,15 +237,51 @@ mod tests {
     #[test]
     fn hostile_paths_are_refused() {
         let bad = [
-            "", "/etc/passwd", "../x", "a/../../x", "a/./b", ".", "..", "C:/x", "c:x", "\\\\server\\share\\x",
-            "a\\b", "a:b", "a/b:stream", "//?/C:/x", "a//b", "a/", "CON", "nul.txt", "a/Com1.tar.gz", "LPT9",
-            "x.", "x ", "a/b./c", "a<b", "a>b", "a\"b", "a|b", "a?b", "a*b", "a\u{0}b", "a\nb", ".launcher/state.json",
-            ".LAUNCHER/x", "bkp.001/x", "BKP.7/x", "LAUNCH~1/state.json", "la4f2b~12.x/y",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            ".",
+            "..",
+            "C:/x",
+            "c:x",
+            "\\\\server\\share\\x",
+            "a\\b",
+            "a:b",
+            "a/b:stream",
+            "//?/C:/x",
+            "a//b",
+            "a/",
+            "CON",
+            "nul.txt",
+            "a/Com1.tar.gz",
+            "LPT9",
+            "x.",
+            "x ",
+            "a/b./c",
+            "a<b",
+            "a>b",
+            "a\"b",
+            "a|b",
+            "a?b",
+            "a*b",
+            "a\u{0}b",
+            "a\nb",
+            ".launcher/state.json",
+            ".LAUNCHER/x",
+            "bkp.001/x",
+            "BKP.7/x",
+            "LAUNCH~1/state.json",
+            "la4f2b~12.x/y",
         ];
         for p in bad {
             assert!(check_path(p).is_err(), "{p:?} should be refused");
         }
-        assert_eq!(check_path(&"a".repeat(256)), Err(PathRule::ComponentTooLong));
+        assert_eq!(
+            check_path(&"a".repeat(256)),
+            Err(PathRule::ComponentTooLong)
+        );
     }
 
     #[test]

@@ -92,11 +92,7 @@ pub fn paths_to_scan<'a>(target: &'a Manifest, installed: Option<&'a Manifest>) 
 }
 
 /// Builds the plan. Fails when a target path is blocked (a folder, a link, an unreadable file).
-pub fn plan(
-    target: &Manifest,
-    installed: Option<&Manifest>,
-    scan: &Scan,
-) -> Result<Plan, Blocked> {
+pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Result<Plan, Blocked> {
     let mut ops = Vec::new();
     let mut touch = Vec::new();
     let mut unchanged = 0;
@@ -107,7 +103,13 @@ pub fn plan(
                 action: Action::Add,
                 entry: Some(f.clone()),
             }),
-            Observed::File { sha256, mtime_ns, exec } if *sha256 == f.sha256 => {
+            // The size too: a manifest that declares a wrong size for content in place is not trusted.
+            Observed::File {
+                sha256,
+                size,
+                mtime_ns,
+                exec,
+            } if *sha256 == f.sha256 && *size == f.size => {
                 unchanged += 1;
                 let want = crate::manifest::parse_time(&f.mtime).map(|t| {
                     t.duration_since(std::time::UNIX_EPOCH)
@@ -133,7 +135,11 @@ pub fn plan(
         }
     }
     if let Some(old) = installed {
-        let keep: BTreeSet<String> = target.files.iter().map(|f| crate::paths::fold(&f.path)).collect();
+        let keep: BTreeSet<String> = target
+            .files
+            .iter()
+            .map(|f| crate::paths::fold(&f.path))
+            .collect();
         for f in &old.files {
             if keep.contains(&crate::paths::fold(&f.path)) {
                 continue;
@@ -144,7 +150,10 @@ pub fn plan(
                     action: Action::Delete,
                     entry: None,
                 }),
-                Some(Observed::Blocked(_)) | Some(Observed::Unreadable(_)) | Some(Observed::Missing) | None => {}
+                Some(Observed::Blocked(_))
+                | Some(Observed::Unreadable(_))
+                | Some(Observed::Missing)
+                | None => {}
             }
         }
     }

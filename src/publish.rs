@@ -120,7 +120,11 @@ struct Found {
 }
 
 fn check_names(product: &str, channel: &str, platform: &str) -> Result<(), PublishError> {
-    for (what, v) in [("product", product), ("channel", channel), ("platform", platform)] {
+    for (what, v) in [
+        ("product", product),
+        ("channel", channel),
+        ("platform", platform),
+    ] {
         manifest::check_name(what, v).map_err(PublishError::Name)?;
     }
     Ok(())
@@ -128,39 +132,61 @@ fn check_names(product: &str, channel: &str, platform: &str) -> Result<(), Publi
 
 /// Walks the release folder; returns the files or every reason they cannot be published.
 fn walk(source: &Path) -> Result<Vec<Found>, PublishError> {
-    let meta = fs::metadata(source).map_err(|_| PublishError::SourceMissing(source.to_path_buf()))?;
+    let meta =
+        fs::metadata(source).map_err(|_| PublishError::SourceMissing(source.to_path_buf()))?;
     if !meta.is_dir() {
         return Err(PublishError::SourceNotDir(source.to_path_buf()));
     }
     let mut found = Vec::new();
     let mut problems = Vec::new();
-    for entry in walkdir::WalkDir::new(source).follow_links(false).sort_by_file_name().min_depth(1) {
+    for entry in walkdir::WalkDir::new(source)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+    {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let p = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+                let p = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 problems.push(format!("  `{p}`: cannot be read: {e}"));
                 continue;
             }
         };
         let rel_path = entry.path().strip_prefix(source).unwrap_or(entry.path());
-        let Some(rel) = rel_path.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else {
-            problems.push(format!("  `{}`: the name is not valid UTF-8", rel_path.display()));
+        let Some(rel) = rel_path
+            .to_str()
+            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+        else {
+            problems.push(format!(
+                "  `{}`: the name is not valid UTF-8",
+                rel_path.display()
+            ));
             continue;
         };
         let ft = entry.file_type();
         if ft.is_dir() {
-            if entry.depth() == 1 && (paths::is_backup_dir_name(&rel) || rel.eq_ignore_ascii_case(".launcher")) {
-                problems.push(format!("  `{rel}/`: the name belongs to the launcher (backups and state)"));
+            if entry.depth() == 1
+                && (paths::is_backup_dir_name(&rel) || rel.eq_ignore_ascii_case(".launcher"))
+            {
+                problems.push(format!(
+                    "  `{rel}/`: the name belongs to the launcher (backups and state)"
+                ));
             }
             continue;
         }
         if ft.is_symlink() {
-            problems.push(format!("  `{rel}`: symbolic links cannot be published; copy the file it points to"));
+            problems.push(format!(
+                "  `{rel}`: symbolic links cannot be published; copy the file it points to"
+            ));
             continue;
         }
         if !ft.is_file() {
-            problems.push(format!("  `{rel}`: not a regular file (device, socket or pipe)"));
+            problems.push(format!(
+                "  `{rel}`: not a regular file (device, socket or pipe)"
+            ));
             continue;
         }
         match entry.metadata() {
@@ -188,16 +214,24 @@ fn walk(source: &Path) -> Result<Vec<Found>, PublishError> {
 }
 
 /// Hashes every file in parallel; an unreadable file is listed with the others.
-fn hash_all(found: &[Found], source: &Path, reporter: &Reporter) -> Result<Vec<FileEntry>, PublishError> {
+fn hash_all(
+    found: &[Found],
+    source: &Path,
+    reporter: &Reporter,
+) -> Result<Vec<FileEntry>, PublishError> {
     let total: u64 = found.iter().map(|f| f.meta.len()).sum();
     let task = reporter.task("Hashing", total, true);
     let results: Vec<Result<FileEntry, String>> = found
         .par_iter()
         .map(|f| {
-            let file = File::open(&f.abs).map_err(|e| format!("  `{}`: cannot be read: {e}", f.rel))?;
-            let reader = ProgressReader { inner: file, task: &task };
-            let (sha256, size) =
-                fsutil::sha256_reader(reader).map_err(|e| format!("  `{}`: cannot be read: {e}", f.rel))?;
+            let file =
+                File::open(&f.abs).map_err(|e| format!("  `{}`: cannot be read: {e}", f.rel))?;
+            let reader = ProgressReader {
+                inner: file,
+                task: &task,
+            };
+            let (sha256, size) = fsutil::sha256_reader(reader)
+                .map_err(|e| format!("  `{}`: cannot be read: {e}", f.rel))?;
             let mtime = f.meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             Ok(FileEntry {
                 path: f.rel.clone(),
@@ -274,12 +308,14 @@ fn choose_executable(req: &PublishRequest, files: &[FileEntry]) -> Result<String
 /// Reads and validates a manifest stored in the repository, if it exists.
 pub fn read_repo_manifest(path: &Path) -> Result<Option<Manifest>, PublishError> {
     match fs::read(path) {
-        Ok(bytes) => Manifest::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| PublishError::BadRepoManifest {
-                path: path.to_path_buf(),
-                source,
-            }),
+        Ok(bytes) => {
+            Manifest::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| PublishError::BadRepoManifest {
+                    path: path.to_path_buf(),
+                    source,
+                })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(fs_err("read", path)(e).into()),
     }
@@ -288,7 +324,10 @@ pub fn read_repo_manifest(path: &Path) -> Result<Option<Manifest>, PublishError>
 /// Describes how two file lists differ in content (not dates), or None when they hold the same content.
 fn content_difference(old: &Manifest, files: &[FileEntry], executable: &str) -> Option<String> {
     if old.executable != executable {
-        return Some(format!("executable `{}` became `{executable}`", old.executable));
+        return Some(format!(
+            "executable `{}` became `{executable}`",
+            old.executable
+        ));
     }
     let old_files = old.files_by_path();
     for f in files {
@@ -312,7 +351,12 @@ fn content_difference(old: &Manifest, files: &[FileEntry], executable: &str) -> 
 }
 
 /// Writes the manifest (and its signature when a signer is given) atomically under `repo/key`.
-fn write_manifest(repo_root: &Path, key: &str, m: &Manifest, signer: Option<&Signer>) -> Result<PathBuf, PublishError> {
+fn write_manifest(
+    repo_root: &Path,
+    key: &str,
+    m: &Manifest,
+    signer: Option<&Signer>,
+) -> Result<PathBuf, PublishError> {
     let path = fsutil::native(repo_root, key);
     let bytes = m.to_bytes();
     let sig_path = fsutil::native(repo_root, &repo::signature_of(key));
@@ -334,7 +378,23 @@ fn write_manifest(repo_root: &Path, key: &str, m: &Manifest, signer: Option<&Sig
         // An unsigned manifest must not keep a stale signature beside it.
         fs::remove_file(&sig_path).map_err(fs_err("remove the old signature", &sig_path))?;
     }
+    let before = fs::metadata(&path).and_then(|m| m.modified()).ok();
     fsutil::write_atomic(&path, &bytes)?;
+    // Servers derive validators from size and date (nginx: `"<mtime>-<size>"`, whole seconds): a new
+    // manifest of the same size written in the same second would be answered `304` with the old one.
+    if let Some(old) = before {
+        let now = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let secs = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
+        if now.is_some_and(|n| secs(n) <= secs(old)) {
+            let later = SystemTime::UNIX_EPOCH + Duration::from_secs(secs(old) + 1);
+            filetime::set_file_mtime(&path, filetime::FileTime::from_system_time(later))
+                .map_err(fs_err("set the date of", &path))?;
+        }
+    }
     Ok(path)
 }
 
@@ -342,7 +402,12 @@ fn write_manifest(repo_root: &Path, key: &str, m: &Manifest, signer: Option<&Sig
 const ZSTD_LEVEL: i32 = 9;
 
 /// Writes one blob (compressed when smaller); returns the bytes written, or None when it was there.
-fn write_blob(repo_root: &Path, product: &str, entry: &FileEntry, src: &Path) -> Result<Option<u64>, PublishError> {
+fn write_blob(
+    repo_root: &Path,
+    product: &str,
+    entry: &FileEntry,
+    src: &Path,
+) -> Result<Option<u64>, PublishError> {
     let raw_path = fsutil::native(repo_root, &repo::blob(product, &entry.sha256, false));
     let zst_path = fsutil::native(repo_root, &repo::blob(product, &entry.sha256, true));
     if raw_path.exists() || zst_path.exists() {
@@ -356,26 +421,39 @@ fn write_blob(repo_root: &Path, product: &str, entry: &FileEntry, src: &Path) ->
         .map_err(fs_err("create a temp file in", dir))?;
     let input = File::open(src).map_err(fs_err("read", src))?;
     {
-        let mut enc = zstd::stream::write::Encoder::new(tmp.as_file_mut(), ZSTD_LEVEL).map_err(fs_err("compress", src))?;
+        let mut enc = zstd::stream::write::Encoder::new(tmp.as_file_mut(), ZSTD_LEVEL)
+            .map_err(fs_err("compress", src))?;
         let _ = enc.include_checksum(true);
         io::copy(&mut io::BufReader::new(input), &mut enc).map_err(fs_err("compress", src))?;
         enc.finish().map_err(fs_err("compress", src))?;
     }
-    let compressed = tmp.as_file().metadata().map_err(fs_err("read", tmp.path()))?.len();
+    let compressed = tmp
+        .as_file()
+        .metadata()
+        .map_err(fs_err("read", tmp.path()))?
+        .len();
     // Keep the compressed form only when it saves at least 5%: a blob that does not compress is served
     // raw, so clients can resume it with a byte range and skip the decompression.
     let (final_path, written) = if compressed < entry.size - entry.size / 20 {
         (zst_path, compressed)
     } else {
-        tmp.as_file_mut().set_len(0).map_err(fs_err("write", tmp.path()))?;
+        tmp.as_file_mut()
+            .set_len(0)
+            .map_err(fs_err("write", tmp.path()))?;
         use std::io::Seek;
-        tmp.as_file_mut().rewind().map_err(fs_err("write", tmp.path()))?;
+        tmp.as_file_mut()
+            .rewind()
+            .map_err(fs_err("write", tmp.path()))?;
         let mut input = File::open(src).map_err(fs_err("read", src))?;
         io::copy(&mut input, tmp.as_file_mut()).map_err(fs_err("copy", src))?;
         (raw_path, entry.size)
     };
-    tmp.as_file_mut().flush().map_err(fs_err("write", tmp.path()))?;
-    tmp.as_file().sync_all().map_err(fs_err("flush", tmp.path()))?;
+    tmp.as_file_mut()
+        .flush()
+        .map_err(fs_err("write", tmp.path()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(fs_err("flush", tmp.path()))?;
     fsutil::set_shared_readable(tmp.path())?;
     tmp.persist(&final_path).map_err(|e| FsError {
         action: "write",
@@ -390,7 +468,11 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     check_names(&req.product, &req.channel, &req.platform)?;
     let version = Version::parse(&req.version)?;
     let found = walk(&req.source)?;
-    reporter.detail(format!("Found {} files in `{}`", found.len(), req.source.display()));
+    reporter.detail(format!(
+        "Found {} files in `{}`",
+        found.len(),
+        req.source.display()
+    ));
     let mut files = hash_all(&found, &req.source, reporter)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let executable = choose_executable(req, &files)?;
@@ -428,7 +510,10 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     if let Some(old) = existing {
         // Same content: the release stays as it is; the channel may still need to point at it.
         summary.existing_release = true;
-        if current.as_ref().is_some_and(|c| c.version == old.version && c.files == old.files) {
+        if current
+            .as_ref()
+            .is_some_and(|c| c.version == old.version && c.files == old.files)
+        {
             summary.unchanged = true;
             return Ok(summary);
         }
@@ -483,10 +568,11 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         executable,
         files,
     };
-    m.validate().map_err(|source| PublishError::BadRepoManifest {
-        path: fsutil::native(&req.repo, &release_key),
-        source,
-    })?;
+    m.validate()
+        .map_err(|source| PublishError::BadRepoManifest {
+            path: fsutil::native(&req.repo, &release_key),
+            source,
+        })?;
     write_manifest(&req.repo, &release_key, &m, signer.as_ref())?;
     write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
     Ok(summary)
@@ -511,12 +597,13 @@ pub fn promote(req: &PromoteRequest) -> Result<Option<String>, PublishError> {
     let version = Version::parse(&req.version)?;
     let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
     let release_path = fsutil::native(&req.repo, &release_key);
-    let release = read_repo_manifest(&release_path)?.ok_or_else(|| PublishError::NoSuchRelease {
-        product: req.product.clone(),
-        version: req.version.clone(),
-        platform: req.platform.clone(),
-        repo: req.repo.clone(),
-    })?;
+    let release =
+        read_repo_manifest(&release_path)?.ok_or_else(|| PublishError::NoSuchRelease {
+            product: req.product.clone(),
+            version: req.version.clone(),
+            platform: req.platform.clone(),
+            repo: req.repo.clone(),
+        })?;
     let signed = fsutil::native(&req.repo, &repo::signature_of(&release_key)).exists();
     if signed && req.secret_key.is_none() {
         return Err(PublishError::NeedKey {

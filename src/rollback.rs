@@ -35,13 +35,19 @@ pub struct RolledBack {
 
 pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     let dir = s.layout.dir.clone();
-    let current = s.installed().cloned().ok_or_else(|| RollbackError::NotInstalled(dir.clone()))?;
+    let current = s
+        .installed()
+        .cloned()
+        .ok_or_else(|| RollbackError::NotInstalled(dir.clone()))?;
     let (_, folder) = backup::list(&dir)
         .into_iter()
         .rfind(|(_, p)| p.join(backup::INFO_FILE).exists())
         .ok_or_else(|| RollbackError::NoBackup(dir.clone()))?;
     let info = backup::read_info(&folder).map_err(UpdateError::from)?;
-    let target: Manifest = info.manifest.clone().ok_or_else(|| RollbackError::NoVersion(folder.clone()))?;
+    let target: Manifest = info
+        .manifest
+        .clone()
+        .ok_or_else(|| RollbackError::NoVersion(folder.clone()))?;
     let folder_rel = folder
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -22,6 +22,7 @@ pub enum Observed {
     Missing,
     File {
         sha256: String,
+        size: u64,
         /// Modification time, nanoseconds since the epoch.
         mtime_ns: i128,
         exec: bool,
@@ -83,7 +84,10 @@ fn linked_folders<'a>(dir: &Path, paths: &[&'a str]) -> HashSet<&'a str> {
     let folders: HashSet<&str> = paths.iter().flat_map(|p| folders_of(p)).collect();
     folders
         .into_iter()
-        .filter(|f| std::fs::symlink_metadata(fsutil::native(dir, f)).is_ok_and(|m| m.file_type().is_symlink()))
+        .filter(|f| {
+            std::fs::symlink_metadata(fsutil::native(dir, f))
+                .is_ok_and(|m| m.file_type().is_symlink())
+        })
         .collect()
 }
 
@@ -97,7 +101,9 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
     let abs = fsutil::native(dir, p);
     let meta = match std::fs::symlink_metadata(&abs) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stat::Done(Observed::Missing, false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Stat::Done(Observed::Missing, false)
+        }
         Err(e) => {
             // A parent that is a file (`ENOTDIR`) means the path cannot exist as given.
             let blocked = abs
@@ -118,16 +124,25 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
         return Stat::Done(Observed::Blocked("it is a symbolic link".into()), false);
     }
     if !ft.is_file() {
-        let what = if ft.is_dir() { "it is a folder" } else { "it is not a regular file" };
+        let what = if ft.is_dir() {
+            "it is a folder"
+        } else {
+            "it is not a regular file"
+        };
         return Stat::Done(Observed::Blocked(what.into()), false);
     }
     if mode == CheckMode::Quick {
         if let Some(c) = cache.get(p) {
             let mtime = fsutil::mtime_ns(&meta);
             let racy = c.hashed_at <= (mtime / 1_000_000_000) as i64 + 1;
-            if c.size == meta.len() && c.mtime_ns == mtime && c.inode == fsutil::file_id(&meta) && !racy {
+            if c.size == meta.len()
+                && c.mtime_ns == mtime
+                && c.inode == fsutil::file_id(&meta)
+                && !racy
+            {
                 let o = Observed::File {
                     sha256: c.sha256.clone(),
+                    size: meta.len(),
                     mtime_ns: mtime,
                     exec: fsutil::is_executable(&meta),
                 };
@@ -191,7 +206,9 @@ pub fn scan<'a>(
                     // Stat again after hashing: a file written meanwhile must not be cached as hashed.
                     let after = std::fs::symlink_metadata(&abs).ok();
                     let entry = after
-                        .filter(|a| a.len() == meta.len() && fsutil::mtime_ns(a) == fsutil::mtime_ns(meta))
+                        .filter(|a| {
+                            a.len() == meta.len() && fsutil::mtime_ns(a) == fsutil::mtime_ns(meta)
+                        })
                         .map(|a| StatEntry {
                             size: a.len(),
                             mtime_ns: fsutil::mtime_ns(&a),
@@ -201,6 +218,7 @@ pub fn scan<'a>(
                         });
                     let o = Observed::File {
                         sha256: sha,
+                        size: meta.len(),
                         mtime_ns: fsutil::mtime_ns(meta),
                         exec: fsutil::is_executable(meta),
                     };

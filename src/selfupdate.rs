@@ -30,7 +30,9 @@ pub struct Me {
 
 impl Me {
     pub fn detect() -> Me {
-        let path = std::env::current_exe().ok().and_then(|p| p.canonicalize().ok());
+        let path = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.canonicalize().ok());
         let restarted = std::env::var_os(RESTARTED_ENV).is_some();
         Me { path, restarted }
     }

@@ -56,7 +56,12 @@ pub struct Signer {
 
 /// Writes a new key pair. With `password`, the secret key is encrypted (scrypt), as `minisign -G` does;
 /// without, it is stored unencrypted, as `minisign -G -W` does.
-pub fn keygen(secret: &Path, public: &Path, password: Option<String>, force: bool) -> Result<String, SignError> {
+pub fn keygen(
+    secret: &Path,
+    public: &Path,
+    password: Option<String>,
+    force: bool,
+) -> Result<String, SignError> {
     for p in [secret, public] {
         if !force && p.exists() {
             return Err(SignError::Exists(p.to_path_buf()));
@@ -64,7 +69,9 @@ pub fn keygen(secret: &Path, public: &Path, password: Option<String>, force: boo
     }
     let sign_err = |e: minisign::PError| SignError::Sign(e.to_string());
     let encrypted = password.as_ref().is_some_and(|p| !p.is_empty());
-    let KeyPair { pk, sk } = KeyPair::generate_encrypted_keypair(Some(password.unwrap_or_default())).map_err(sign_err)?;
+    let KeyPair { pk, sk } =
+        KeyPair::generate_encrypted_keypair(Some(password.unwrap_or_default()))
+            .map_err(sign_err)?;
     let sk = if encrypted {
         sk
     } else {
@@ -74,9 +81,7 @@ pub fn keygen(secret: &Path, public: &Path, password: Option<String>, force: boo
         bytes[3] = 0;
         SecretKey::from_bytes(&bytes).map_err(sign_err)?
     };
-    let sk_box = sk
-        .to_box(Some("launcher secret key"))
-        .map_err(sign_err)?;
+    let sk_box = sk.to_box(Some("launcher secret key")).map_err(sign_err)?;
     let pk_box = pk.to_box().map_err(sign_err)?;
     write_new(secret, with_newline(sk_box.to_string()).as_bytes(), true)?;
     write_new(public, with_newline(pk_box.to_string()).as_bytes(), false)?;
@@ -138,14 +143,17 @@ impl Signer {
         } else {
             return Err(SignError::NeedPassword(path.to_path_buf()));
         };
-        let sk = SecretKey::from_box(SecretKeyBox::from_string(&text).map_err(|e| bad(&e.to_string()))?, password)
-            .map_err(|e| {
-                if e.to_string().contains("password") {
-                    SignError::WrongPassword(path.to_path_buf())
-                } else {
-                    bad(&e.to_string())
-                }
-            })?;
+        let sk = SecretKey::from_box(
+            SecretKeyBox::from_string(&text).map_err(|e| bad(&e.to_string()))?,
+            password,
+        )
+        .map_err(|e| {
+            if e.to_string().contains("password") {
+                SignError::WrongPassword(path.to_path_buf())
+            } else {
+                bad(&e.to_string())
+            }
+        })?;
         Ok(Signer { sk })
     }
 
@@ -235,7 +243,9 @@ impl TrustedKey {
 
 fn signature_key_id(sig_text: &str) -> Option<String> {
     let line = sig_text.lines().nth(1)?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(line.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(line.trim())
+        .ok()?;
     (raw.len() >= 10).then(|| key_id(&raw[2..10]))
 }
 
@@ -255,7 +265,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (sk, pk) = (d.path().join("k.key"), d.path().join("k.pub"));
         let b64 = keygen(&sk, &pk, None, false).unwrap();
-        assert!(matches!(keygen(&sk, &pk, None, false), Err(SignError::Exists(_))));
+        assert!(matches!(
+            keygen(&sk, &pk, None, false),
+            Err(SignError::Exists(_))
+        ));
         let signer = Signer::load(&sk).unwrap();
         let sig = signer.sign(b"hello", "timestamp:1\tfile:x").unwrap();
         let key = TrustedKey::parse(&b64).unwrap();
@@ -267,8 +280,14 @@ mod tests {
         let (sk2, pk2) = (d.path().join("o.key"), d.path().join("o.pub"));
         keygen(&sk2, &pk2, None, false).unwrap();
         let other = Signer::load(&sk2).unwrap().sign(b"hello", "c").unwrap();
-        assert!(matches!(key.verify(b"hello", Some(&other)), Err(VerifyError::OtherKey { .. })));
+        assert!(matches!(
+            key.verify(b"hello", Some(&other)),
+            Err(VerifyError::OtherKey { .. })
+        ));
         let tampered = sig.replace("file:x", "file:y");
-        assert_eq!(key.verify(b"hello", Some(&tampered)), Err(VerifyError::CommentChanged));
+        assert_eq!(
+            key.verify(b"hello", Some(&tampered)),
+            Err(VerifyError::CommentChanged)
+        );
     }
 }

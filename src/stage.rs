@@ -31,15 +31,27 @@ pub enum StageError {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error("`{url}` does not match the manifest: expected SHA-256 {expected}, got {actual}; the download was discarded")]
-    Mismatch { url: String, expected: String, actual: String },
+    Mismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error("`{url}` sent more than the {expected} bytes the manifest declares; the download was discarded")]
     TooLong { url: String, expected: u64 },
     #[error("`{url}` ended after {got} of {expected} bytes; the next start resumes it")]
-    TooShort { url: String, expected: u64, got: u64 },
+    TooShort {
+        url: String,
+        expected: u64,
+        got: u64,
+    },
     #[error("`{url}` is not valid zstd data ({detail}); the download was discarded")]
     Decompress { url: String, detail: String },
     #[error("not enough free space in `{}`: the update needs {} and {} is free; free some space and start the launcher again", path.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
-    DiskFull { path: PathBuf, needed: u64, available: u64 },
+    DiskFull {
+        path: PathBuf,
+        needed: u64,
+        available: u64,
+    },
     #[error(transparent)]
     Fs(#[from] FsError),
 }
@@ -50,7 +62,9 @@ impl StageError {
     pub fn is_bad_content(&self) -> bool {
         matches!(
             self,
-            StageError::Mismatch { .. } | StageError::TooLong { .. } | StageError::Decompress { .. }
+            StageError::Mismatch { .. }
+                | StageError::TooLong { .. }
+                | StageError::Decompress { .. }
         )
     }
 }
@@ -76,12 +90,21 @@ pub fn staged_path(layout: &Layout, sha256: &str) -> PathBuf {
 pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
     static VERIFIED: Mutex<Vec<(PathBuf, u64, i128, u64)>> = Mutex::new(Vec::new());
     let p = staged_path(layout, &e.sha256);
-    let Ok(m) = fs::metadata(&p) else { return false };
+    let Ok(m) = fs::metadata(&p) else {
+        return false;
+    };
     if !m.is_file() || m.len() != e.size {
         return false;
     }
-    let key = (p.clone(), m.len(), fsutil::mtime_ns(&m), fsutil::file_id(&m));
-    let mut verified = VERIFIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let key = (
+        p.clone(),
+        m.len(),
+        fsutil::mtime_ns(&m),
+        fsutil::file_id(&m),
+    );
+    let mut verified = VERIFIED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if verified.contains(&key) {
         return true;
     }
@@ -99,14 +122,18 @@ pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
 
 /// True for "no space left on device" (and "disk quota exceeded"), Unix and Windows.
 fn is_disk_full(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
-        || (cfg!(unix) && matches!(e.raw_os_error(), Some(28) | Some(122)))
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || (cfg!(unix) && matches!(e.raw_os_error(), Some(28) | Some(122)))
         || (cfg!(windows) && matches!(e.raw_os_error(), Some(39) | Some(112)))
 }
 
 /// Removes the partial downloads (`.part`, `.unpack`) in staging; complete staged contents stay.
 fn remove_partials(layout: &Layout) {
-    let Ok(rd) = fs::read_dir(layout.staging()) else { return };
+    let Ok(rd) = fs::read_dir(layout.staging()) else {
+        return;
+    };
     for ent in rd.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
         if name.ends_with(".part") || name.ends_with(".unpack") {
@@ -116,7 +143,11 @@ fn remove_partials(layout: &Layout) {
 }
 
 fn part_path(layout: &Layout, e: &FileEntry) -> PathBuf {
-    let suffix = if e.zsize.is_some() { ".zst.part" } else { ".part" };
+    let suffix = if e.zsize.is_some() {
+        ".zst.part"
+    } else {
+        ".part"
+    };
     layout.staging().join(format!("{}{suffix}", e.sha256))
 }
 
@@ -124,7 +155,9 @@ fn part_path(layout: &Layout, e: &FileEntry) -> PathBuf {
 fn space_needed(layout: &Layout, todo: &[&FileEntry]) -> u64 {
     todo.iter()
         .map(|e| {
-            let have = fs::metadata(part_path(layout, e)).map(|m| m.len()).unwrap_or(0);
+            let have = fs::metadata(part_path(layout, e))
+                .map(|m| m.len())
+                .unwrap_or(0);
             let download = e.transfer_size().saturating_sub(have);
             // A compressed blob is stored twice for a moment: compressed, then decompressed.
             download + if e.zsize.is_some() { e.size } else { 0 }
@@ -142,7 +175,11 @@ pub fn stage(
 ) -> Result<StageStats, StageError> {
     let staging = layout.staging();
     fs::create_dir_all(&staging).map_err(fs_err("create the staging folder", &staging))?;
-    let todo: Vec<&FileEntry> = needed.iter().copied().filter(|e| !is_staged(layout, e)).collect();
+    let todo: Vec<&FileEntry> = needed
+        .iter()
+        .copied()
+        .filter(|e| !is_staged(layout, e))
+        .collect();
     let mut stats = StageStats {
         reused: needed.len() - todo.len(),
         ..Default::default()
@@ -239,7 +276,8 @@ fn stage_one(
             .map_err(fs_err("create", &part))?;
         f.set_len(have).map_err(fs_err("write", &part))?;
         use std::io::Seek;
-        f.seek(io::SeekFrom::Start(have)).map_err(fs_err("write", &part))?;
+        f.seek(io::SeekFrom::Start(have))
+            .map_err(fs_err("write", &part))?;
         task.inc(have);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -273,7 +311,11 @@ fn stage_one(
         }
         f.sync_all().map_err(fs_err("flush", &part))?;
         if have < expected {
-            return Err(StageError::TooShort { url, expected, got: have });
+            return Err(StageError::TooShort {
+                url,
+                expected,
+                got: have,
+            });
         }
     } else {
         task.inc(expected);
@@ -357,7 +399,9 @@ fn remove(p: &Path) -> Result<(), FsError> {
 
 /// Removes everything in staging that the given hashes do not need (after an update, or a stale fetch).
 pub fn clean(layout: &Layout, keep: &std::collections::BTreeSet<&str>) {
-    let Ok(rd) = fs::read_dir(layout.staging()) else { return };
+    let Ok(rd) = fs::read_dir(layout.staging()) else {
+        return;
+    };
     for ent in rd.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
         let sha = name.split('.').next().unwrap_or("");

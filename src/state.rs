@@ -142,12 +142,14 @@ impl State {
     pub fn load(layout: &Layout) -> Result<Option<State>, StateError> {
         let path = layout.state();
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StateError::Corrupt {
-                    path,
-                    detail: e.to_string(),
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        path,
+                        detail: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(fs_err("read", &path)(e).into()),
         }
@@ -198,7 +200,14 @@ pub fn now_secs() -> i64 {
 
 /// Appends one line to `launcher.log`: time, from, to, result, bytes, seconds. Best effort: a log that
 /// cannot be written must not stop the app from starting.
-pub fn log_line(layout: &Layout, from: Option<&str>, to: Option<&str>, result: &str, bytes: u64, secs: f64) {
+pub fn log_line(
+    layout: &Layout,
+    from: Option<&str>,
+    to: Option<&str>,
+    result: &str,
+    bytes: u64,
+    secs: f64,
+) {
     let line = format!(
         "{}\tfrom={}\tto={}\tresult={}\tbytes={}\tseconds={:.2}\n",
         crate::manifest::format_time(std::time::SystemTime::now()),
@@ -209,7 +218,11 @@ pub fn log_line(layout: &Layout, from: Option<&str>, to: Option<&str>, result: &
         secs
     );
     if std::fs::create_dir_all(&layout.meta).is_ok() {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(layout.log()) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(layout.log())
+        {
             let _ = f.write_all(line.as_bytes());
         }
     }
@@ -225,18 +238,36 @@ mod tests {
         let t0 = 1_800_000_000;
         s.record_failure("2.0.0", t0);
         s.record_failure("2.0.0", t0);
-        assert_eq!(s.backoff("2.0.0", t0), None, "two failures are retried at once");
+        assert_eq!(
+            s.backoff("2.0.0", t0),
+            None,
+            "two failures are retried at once"
+        );
         s.record_failure("2.0.0", t0);
-        assert_eq!(s.backoff("2.0.0", t0 + 60), Some((3, BACKOFF_FIRST_SECS - 60)));
+        assert_eq!(
+            s.backoff("2.0.0", t0 + 60),
+            Some((3, BACKOFF_FIRST_SECS - 60))
+        );
         assert_eq!(s.backoff("2.0.0", t0 + BACKOFF_FIRST_SECS), None);
-        assert_eq!(s.backoff("2.1.0", t0), None, "a newer release is tried at once");
+        assert_eq!(
+            s.backoff("2.1.0", t0),
+            None,
+            "a newer release is tried at once"
+        );
         s.record_failure("2.0.0", t0);
-        assert_eq!(s.backoff("2.0.0", t0).map(|b| b.1), Some(2 * BACKOFF_FIRST_SECS));
+        assert_eq!(
+            s.backoff("2.0.0", t0).map(|b| b.1),
+            Some(2 * BACKOFF_FIRST_SECS)
+        );
         for _ in 0..40 {
             s.record_failure("2.0.0", t0);
         }
         assert_eq!(s.backoff("2.0.0", t0).map(|b| b.1), Some(BACKOFF_MAX_SECS));
-        assert_eq!(s.backoff("2.0.0", t0 - 10), None, "a clock set back does not block");
+        assert_eq!(
+            s.backoff("2.0.0", t0 - 10),
+            None,
+            "a clock set back does not block"
+        );
         s.record_failure("2.1.0", t0);
         assert_eq!(s.failures.as_ref().map(|f| f.count), Some(1));
     }

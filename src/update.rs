@@ -73,7 +73,9 @@ impl UpdateError {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            UpdateError::BadManifest { .. } | UpdateError::Signature { .. } | UpdateError::Refused { .. }
+            UpdateError::BadManifest { .. }
+                | UpdateError::Signature { .. }
+                | UpdateError::Refused { .. }
         )
     }
 }
@@ -171,7 +173,10 @@ impl<'a> Session<'a> {
 
     fn trusted_key(&self) -> Option<TrustedKey> {
         // The config was validated at load time, so a set key parses.
-        self.cfg.public_key.as_deref().and_then(|k| TrustedKey::parse(k).ok())
+        self.cfg
+            .public_key
+            .as_deref()
+            .and_then(|k| TrustedKey::parse(k).ok())
     }
 
     /// Gets and checks the channel manifest. With `persist`, a new copy is saved for the next `304`.
@@ -200,13 +205,20 @@ impl<'a> Session<'a> {
         };
         let key_trusted = self.trusted_key();
         let saved_is_installed = self.state.channel_version.is_some()
-            && self.state.channel_version.as_deref() == self.installed().map(|m| m.version.as_str())
-            && !(key_trusted.is_some() && self.installed().is_some_and(|m| m.is_expired(SystemTime::now())));
+            && self.state.channel_version.as_deref()
+                == self.installed().map(|m| m.version.as_str())
+            && !(key_trusted.is_some()
+                && self
+                    .installed()
+                    .is_some_and(|m| m.is_expired(SystemTime::now())));
         let (bytes, sig, validators, not_modified) = match fetched {
             Fetched::NotModified if saved_is_installed => {
                 // Nothing new and the saved copy is what is installed: it was checked when it arrived.
                 let manifest = self.installed().cloned().expect("checked just above");
-                return Ok(Remote { manifest, not_modified: true });
+                return Ok(Remote {
+                    manifest,
+                    not_modified: true,
+                });
             }
             Fetched::NotModified => {
                 let bytes = saved.unwrap_or_default();
@@ -225,14 +237,31 @@ impl<'a> Session<'a> {
         };
         if let Some(k) = &key_trusted {
             k.verify(&bytes, sig.as_deref())
-                .map_err(|source| UpdateError::Signature { url: url.clone(), source })?;
+                .map_err(|source| UpdateError::Signature {
+                    url: url.clone(),
+                    source,
+                })?;
         }
-        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest { url: url.clone(), source })?;
-        let refuse = |reason: String| UpdateError::Refused { url: url.clone(), reason };
-        if m.product != self.cfg.product || m.channel != self.cfg.channel || m.platform != self.cfg.platform {
+        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest {
+            url: url.clone(),
+            source,
+        })?;
+        let refuse = |reason: String| UpdateError::Refused {
+            url: url.clone(),
+            reason,
+        };
+        if m.product != self.cfg.product
+            || m.channel != self.cfg.channel
+            || m.platform != self.cfg.platform
+        {
             return Err(refuse(format!(
                 "it is for {} `{}` on {}, but launcher.ini asks for {} `{}` on {}",
-                m.product, m.channel, m.platform, self.cfg.product, self.cfg.channel, self.cfg.platform
+                m.product,
+                m.channel,
+                m.platform,
+                self.cfg.product,
+                self.cfg.channel,
+                self.cfg.platform
             )));
         }
         if key_trusted.is_some() {
@@ -286,13 +315,23 @@ impl<'a> Session<'a> {
                 .optional(&repo::signature_of(&key), 64 * 1024)?
                 .map(|b| String::from_utf8_lossy(&b).into_owned());
             k.verify(&bytes, sig.as_deref())
-                .map_err(|source| UpdateError::Signature { url: url.clone(), source })?;
+                .map_err(|source| UpdateError::Signature {
+                    url: url.clone(),
+                    source,
+                })?;
         }
-        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest { url: url.clone(), source })?;
-        if m.product != self.cfg.product || m.platform != self.cfg.platform || m.version != version {
+        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest {
+            url: url.clone(),
+            source,
+        })?;
+        if m.product != self.cfg.product || m.platform != self.cfg.platform || m.version != version
+        {
             return Err(UpdateError::Refused {
                 url,
-                reason: format!("it is {} {} for {}, not {} {version} for {}", m.product, m.version, m.platform, self.cfg.product, self.cfg.platform),
+                reason: format!(
+                    "it is {} {} for {}, not {} {version} for {}",
+                    m.product, m.version, m.platform, self.cfg.product, self.cfg.platform
+                ),
             });
         }
         Ok(m)
@@ -320,7 +359,13 @@ impl<'a> Session<'a> {
             self.cfg.check
         };
         let paths = plan::paths_to_scan(target, self.installed());
-        scan::scan(&self.layout.dir, paths, &self.state.cache, mode, self.reporter)
+        scan::scan(
+            &self.layout.dir,
+            paths,
+            &self.state.cache,
+            mode,
+            self.reporter,
+        )
     }
 
     pub fn plan_for(&self, target: &Manifest, scan: &Scan) -> Result<Plan, UpdateError> {
@@ -345,7 +390,13 @@ impl<'a> Session<'a> {
     }
 
     /// Applies a staged plan (journal, backup, renames, state). Returns the backup folder, if one was made.
-    pub fn commit(&mut self, target: &Manifest, plan: &Plan, scan: &Scan, kind: &str) -> Result<Option<PathBuf>, UpdateError> {
+    pub fn commit(
+        &mut self,
+        target: &Manifest,
+        plan: &Plan,
+        scan: &Scan,
+        kind: &str,
+    ) -> Result<Option<PathBuf>, UpdateError> {
         let previous = self.installed().cloned();
         // Files that are moved aside: replaced and deleted ones.
         let moved: Vec<&str> = plan
@@ -393,7 +444,10 @@ impl<'a> Session<'a> {
             .map(|o| JournalOp {
                 path: o.path.clone(),
                 new: o.entry.clone(),
-                src: o.entry.as_ref().map(|e| format!("{staging_rel}/{}", e.sha256)),
+                src: o
+                    .entry
+                    .as_ref()
+                    .map(|e| format!("{staging_rel}/{}", e.sha256)),
                 had_old: o.action != Action::Add,
             })
             .collect();
@@ -416,8 +470,16 @@ impl<'a> Session<'a> {
 
     /// Sets the date and executable bit of files whose content is right; returns the stat cache for
     /// `target`'s files, with the scan's fresh entries and the touched files' new stats.
-    pub(crate) fn touch(&self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<std::collections::BTreeMap<String, crate::state::StatEntry>, UpdateError> {
-        let mut cache = scan.cache_after(&self.state.cache, target.files.iter().map(|f| f.path.as_str()));
+    pub(crate) fn touch(
+        &self,
+        target: &Manifest,
+        plan: &Plan,
+        scan: &Scan,
+    ) -> Result<std::collections::BTreeMap<String, crate::state::StatEntry>, UpdateError> {
+        let mut cache = scan.cache_after(
+            &self.state.cache,
+            target.files.iter().map(|f| f.path.as_str()),
+        );
         for t in &plan.touch {
             apply::set_meta(&fsutil::native(&self.layout.dir, &t.path), t)?;
             if let Some(e) = scan::entry_for(&self.layout.dir, &t.path, &t.sha256) {
@@ -429,9 +491,16 @@ impl<'a> Session<'a> {
 
     /// Saves the state when the scan refreshed the cache or metadata was fixed (no update needed).
     /// On a normal day (every file answered from the cache, nothing to fix) it writes nothing.
-    pub fn settle(&mut self, target: &Manifest, plan: &Plan, scan: &Scan) -> Result<(), UpdateError> {
+    pub fn settle(
+        &mut self,
+        target: &Manifest,
+        plan: &Plan,
+        scan: &Scan,
+    ) -> Result<(), UpdateError> {
         let same_release = self.installed().is_some_and(|i| {
-            i.version == target.version && i.published == target.published && i.files.len() == target.files.len()
+            i.version == target.version
+                && i.published == target.published
+                && i.files.len() == target.files.len()
         });
         let unchanged = same_release
             && self.had_state
@@ -456,7 +525,9 @@ impl<'a> Session<'a> {
 
     /// True when every file of the installed version is present with the right content.
     pub fn installed_is_complete(&self) -> bool {
-        let Some(m) = self.installed() else { return false };
+        let Some(m) = self.installed() else {
+            return false;
+        };
         let s = scan::scan(
             &self.layout.dir,
             m.files.iter().map(|f| f.path.as_str()),
@@ -464,7 +535,9 @@ impl<'a> Session<'a> {
             self.cfg.check,
             &Reporter::silent(),
         );
-        m.files.iter().all(|f| s.sha(&f.path) == Some(f.sha256.as_str()))
+        m.files
+            .iter()
+            .all(|f| s.sha(&f.path) == Some(f.sha256.as_str()))
     }
 }
 

@@ -156,7 +156,10 @@ mod tests {
     fn garbage_is_refused_with_both_forms_shown() {
         for bad in ["", "v1.2", "1..2", "1.2.", "abc", " 1.2", "1.2.x", "1.2.3-"] {
             let e = Version::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("7.04.200") && e.contains("1.2.3-beta.1"), "{bad}: {e}");
+            assert!(
+                e.contains("7.04.200") && e.contains("1.2.3-beta.1"),
+                "{bad}: {e}"
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `launcher check [--json]`: what an update would do now. Changes nothing: no lock, no state write,
 //! no download. Exit 0 up to date, 10 update available.
 
-use super::client::load_config;
+use super::client::{load_config, refused_or};
 use super::Ctx;
 use crate::error::code;
 use crate::fsutil::human_bytes;
@@ -11,15 +11,22 @@ use anyhow::Context;
 pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     let cfg = load_config(ctx)?;
     let mut s = Session::read_only(&cfg, &ctx.reporter);
-    let remote = s.remote(false).context("cannot check for updates")?;
+    let remote = s
+        .remote(false)
+        .map_err(|e| refused_or(e, "cannot check for updates"))?;
     let installed = s.installed().map(|m| m.version.clone());
     let held = s.state.held.clone();
     let target = match s.wanted(&remote.manifest) {
         Some(m) => m.clone(),
-        None => s.installed().cloned().unwrap_or_else(|| remote.manifest.clone()),
+        None => s
+            .installed()
+            .cloned()
+            .unwrap_or_else(|| remote.manifest.clone()),
     };
     let scan = s.scan_for(&target);
-    let plan = s.plan_for(&target, &scan).context("cannot plan the update")?;
+    let plan = s
+        .plan_for(&target, &scan)
+        .context("cannot plan the update")?;
     let available = !plan.is_empty();
     if json {
         let v = serde_json::json!({
@@ -55,7 +62,14 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             .filter(|_| remote.manifest.version != target.version)
             .map(|h| format!(" (holding after the rollback from {h})"))
             .unwrap_or_default();
-        ctx.reporter.info(format!("Up to date: {} {}{hold}", target.product, target.version));
+        ctx.reporter.info(format!(
+            "Up to date: {} {}{hold}",
+            target.product, target.version
+        ));
     }
-    Ok(if available { code::UPDATE_AVAILABLE } else { code::OK })
+    Ok(if available {
+        code::UPDATE_AVAILABLE
+    } else {
+        code::OK
+    })
 }

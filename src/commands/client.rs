@@ -6,6 +6,7 @@ use crate::apply::Recovered;
 use crate::config::{self, Config, ConfigError};
 use crate::error::{code, Failure};
 use crate::progress::Reporter;
+use crate::update::UpdateError;
 
 /// Finds and loads launcher.ini; errors carry exit code 3 and a hint.
 pub fn load_config(ctx: &Ctx) -> anyhow::Result<Config> {
@@ -26,12 +27,23 @@ pub fn load_config(ctx: &Ctx) -> anyhow::Result<Config> {
     })
 }
 
+/// Adds `what` to an update error, with exit code 7 when the repository was refused (bad signature,
+/// hostile manifest, downgrade, expired).
+pub fn refused_or(e: UpdateError, what: &'static str) -> anyhow::Error {
+    let code = if e.is_refusal() {
+        code::REFUSED
+    } else {
+        code::ERROR
+    };
+    anyhow::Error::new(e).context(Failure::new(code, what))
+}
+
 /// Tells the user what recovery did at start.
 pub fn report_recovery(r: &Option<Recovered>, reporter: &Reporter) {
     match r {
-        Some(Recovered::Forward { kind, version }) => {
-            reporter.warn(format!("an interrupted {kind} was completed: version {version} is installed"))
-        }
+        Some(Recovered::Forward { kind, version }) => reporter.warn(format!(
+            "an interrupted {kind} was completed: version {version} is installed"
+        )),
         Some(Recovered::Back { kind, version }) => reporter.warn(format!(
             "an interrupted {kind} was undone: version {} is installed",
             version.as_deref().unwrap_or("(none)")

@@ -30,13 +30,41 @@ fn sample_app(dest: &Path) -> anyhow::Result<()> {
 }
 
 const EMBEDDED: &[(&str, &[u8], bool)] = &[
-    ("bin/demo", include_bytes!("../../assets/demo-app/bin/demo"), true),
-    ("bin/demo.cmd", include_bytes!("../../assets/demo-app/bin/demo.cmd"), false),
-    ("VERSION", include_bytes!("../../assets/demo-app/VERSION"), false),
-    ("data/config.txt", include_bytes!("../../assets/demo-app/data/config.txt"), false),
-    ("data/old-notes.txt", include_bytes!("../../assets/demo-app/data/old-notes.txt"), false),
-    ("data/catalog.dat", include_bytes!("../../assets/demo-app/data/catalog.dat"), false),
-    ("docs/README.txt", include_bytes!("../../assets/demo-app/docs/README.txt"), false),
+    (
+        "bin/demo",
+        include_bytes!("../../assets/demo-app/bin/demo"),
+        true,
+    ),
+    (
+        "bin/demo.cmd",
+        include_bytes!("../../assets/demo-app/bin/demo.cmd"),
+        false,
+    ),
+    (
+        "VERSION",
+        include_bytes!("../../assets/demo-app/VERSION"),
+        false,
+    ),
+    (
+        "data/config.txt",
+        include_bytes!("../../assets/demo-app/data/config.txt"),
+        false,
+    ),
+    (
+        "data/old-notes.txt",
+        include_bytes!("../../assets/demo-app/data/old-notes.txt"),
+        false,
+    ),
+    (
+        "data/catalog.dat",
+        include_bytes!("../../assets/demo-app/data/catalog.dat"),
+        false,
+    ),
+    (
+        "docs/README.txt",
+        include_bytes!("../../assets/demo-app/docs/README.txt"),
+        false,
+    ),
 ];
 
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -50,7 +78,8 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
             if let Some(p) = dst.parent() {
                 std::fs::create_dir_all(p)?;
             }
-            std::fs::copy(e.path(), &dst).with_context(|| format!("cannot copy `{}`", e.path().display()))?;
+            std::fs::copy(e.path(), &dst)
+                .with_context(|| format!("cannot copy `{}`", e.path().display()))?;
         }
     }
     Ok(())
@@ -113,7 +142,12 @@ fn listing(dir: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.path().strip_prefix(dir).ok().map(|p| p.display().to_string()))
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
         .collect();
     v.sort();
     v
@@ -121,20 +155,49 @@ fn listing(dir: &Path) -> Vec<String> {
 
 pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("cannot find the launcher's own path")?;
-    let tmp = tempfile::Builder::new().prefix("launcher-demo-").tempdir().context("cannot create a temp folder")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("launcher-demo-")
+        .tempdir()
+        .context("cannot create a temp folder")?;
     let root = tmp.path().to_path_buf();
-    let d = Demo { exe, root: root.clone() };
+    let d = Demo {
+        exe,
+        root: root.clone(),
+    };
     let platform = crate::repo::current_platform();
-    let exe_rel = if cfg!(windows) { "bin/demo.cmd" } else { "bin/demo" };
-    println!("launcher demo: everything happens under {} and on 127.0.0.1 only", root.display());
+    let exe_rel = if cfg!(windows) {
+        "bin/demo.cmd"
+    } else {
+        "bin/demo"
+    };
+    println!(
+        "launcher demo: everything happens under {} and on 127.0.0.1 only",
+        root.display()
+    );
 
     d.step("1. The publisher publishes release 1.0.0 of the sample app");
     let v1 = root.join("release-1.0.0");
     sample_app(&v1)?;
     std::fs::write(v1.join("VERSION"), "1.0.0\n")?;
     let repo = root.join("repo");
-    let (v1s, repos) = (v1.to_string_lossy().into_owned(), repo.to_string_lossy().into_owned());
-    d.must(&["--no-progress", "publish", "--source", &v1s, "--repo", &repos, "--product", "demo", "--version", "1.0.0", "--executable", exe_rel])?;
+    let (v1s, repos) = (
+        v1.to_string_lossy().into_owned(),
+        repo.to_string_lossy().into_owned(),
+    );
+    d.must(&[
+        "--no-progress",
+        "publish",
+        "--source",
+        &v1s,
+        "--repo",
+        &repos,
+        "--product",
+        "demo",
+        "--version",
+        "1.0.0",
+        "--executable",
+        exe_rel,
+    ])?;
 
     d.step("2. `launcher serve` serves the repository on a free loopback port");
     let mut child = Command::new(&d.exe)
@@ -144,10 +207,15 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
         .stdin(Stdio::null())
         .spawn()
         .context("cannot start `launcher serve`")?;
-    let stdout = child.stdout.take().context("no stdout from `launcher serve`")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("no stdout from `launcher serve`")?;
     let server = ServerChild(child);
     let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).context("`launcher serve` printed nothing")?;
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .context("`launcher serve` printed nothing")?;
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -163,30 +231,72 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
         &ini,
         format!("[Update]\nServer = {url}\nProduct = demo\nChannel = stable\nPlatform = {platform}\n\n[App]\nDir = app\n"),
     )?;
-    println!("{}", std::fs::read_to_string(&ini)?.lines().map(|l| format!("  launcher.ini: {l}")).collect::<Vec<_>>().join("\n"));
+    println!(
+        "{}",
+        std::fs::read_to_string(&ini)?
+            .lines()
+            .map(|l| format!("  launcher.ini: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let inis = ini.to_string_lossy().into_owned();
-    d.must(&["--no-progress", "--config", &inis, "report.pdf", "--from-demo"])?;
-    println!("  installed files: {}", listing(&client.join("app")).into_iter().filter(|p| !p.starts_with(".launcher")).collect::<Vec<_>>().join(", "));
+    d.must(&[
+        "--no-progress",
+        "--config",
+        &inis,
+        "report.pdf",
+        "--from-demo",
+    ])?;
+    println!(
+        "  installed files: {}",
+        listing(&client.join("app"))
+            .into_iter()
+            .filter(|p| !p.starts_with(".launcher"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
-    d.step("4. A second start: nothing changed, so nothing is downloaded and the app starts at once");
+    d.step(
+        "4. A second start: nothing changed, so nothing is downloaded and the app starts at once",
+    );
     d.must(&["--no-progress", "--config", &inis, "--second-start"])?;
 
     d.step("5. The publisher publishes 2.0.0: config.txt changed, new-feature.txt added, old-notes.txt removed");
     let v2 = root.join("release-2.0.0");
     sample_app(&v2)?;
     std::fs::write(v2.join("VERSION"), "2.0.0\n")?;
-    std::fs::write(v2.join("data/config.txt"), "greeting = Hello from release 2\ncolour = green\n")?;
+    std::fs::write(
+        v2.join("data/config.txt"),
+        "greeting = Hello from release 2\ncolour = green\n",
+    )?;
     std::fs::write(v2.join("data/new-feature.txt"), "Something new in 2.0.0\n")?;
     std::fs::remove_file(v2.join("data/old-notes.txt"))?;
     let v2s = v2.to_string_lossy().into_owned();
-    d.must(&["--no-progress", "publish", "--source", &v2s, "--repo", &repos, "--product", "demo", "--version", "2.0.0", "--executable", exe_rel])?;
+    d.must(&[
+        "--no-progress",
+        "publish",
+        "--source",
+        &v2s,
+        "--repo",
+        &repos,
+        "--product",
+        "demo",
+        "--version",
+        "2.0.0",
+        "--executable",
+        exe_rel,
+    ])?;
     let c = d.launcher(&["--config", &inis, "check"])?;
     println!("  (`check` exit code {c}: 10 means an update is available)");
 
     d.step("6. The next start updates to 2.0.0 (only what changed), keeps a backup, and launches");
     d.must(&["--no-progress", "--config", &inis])?;
     let bkp = client.join("app/bkp.001");
-    println!("  backup folder {}: {}", bkp.display(), listing(&bkp).join(", "));
+    println!(
+        "  backup folder {}: {}",
+        bkp.display(),
+        listing(&bkp).join(", ")
+    );
 
     d.step("7. IT looks at the install");
     d.must(&["--config", &inis, "status"])?;

@@ -1,7 +1,7 @@
 //! `launcher fetch`: download and verify what the next update needs; the next `run` applies it without
 //! downloading again. Changes no app file.
 
-use super::client::{load_config, report_recovery};
+use super::client::{load_config, refused_or, report_recovery};
 use super::Ctx;
 use crate::error::code;
 use crate::fsutil::human_bytes;
@@ -12,16 +12,24 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
     let cfg = load_config(ctx)?;
     let mut s = Session::open(&cfg, &ctx.reporter).context("cannot open the install")?;
     report_recovery(&s.recovered, &ctx.reporter);
-    let remote = s.remote(true).context("cannot fetch the update")?;
+    let remote = s
+        .remote(true)
+        .map_err(|e| refused_or(e, "cannot fetch the update"))?;
     let Some(target) = s.wanted(&remote.manifest).cloned() else {
-        ctx.reporter.info(format!("Nothing to fetch: holding {} after a rollback", s.state.installed_version().unwrap_or("?")));
+        ctx.reporter.info(format!(
+            "Nothing to fetch: holding {} after a rollback",
+            s.state.installed_version().unwrap_or("?")
+        ));
         s.save()?;
         return Ok(code::OK);
     };
     let scan = s.scan_for(&target);
     let plan = s.plan_for(&target, &scan)?;
     if plan.is_empty() {
-        ctx.reporter.info(format!("Nothing to fetch: {} {} is installed", target.product, target.version));
+        ctx.reporter.info(format!(
+            "Nothing to fetch: {} {} is installed",
+            target.product, target.version
+        ));
         s.save()?;
         return Ok(code::OK);
     }

@@ -6,7 +6,13 @@ use crate::sign;
 use anyhow::Context;
 use std::path::Path;
 
-pub fn run(ctx: &Ctx, secret: &Path, public: &Path, password: bool, force: bool) -> anyhow::Result<i32> {
+pub fn run(
+    ctx: &Ctx,
+    secret: &Path,
+    public: &Path,
+    password: bool,
+    force: bool,
+) -> anyhow::Result<i32> {
     let password = if password {
         Some(ask_password()?)
     } else {
@@ -37,9 +43,17 @@ fn ask_password() -> anyhow::Result<String> {
         "--password needs a terminal to type the password, or the password in {}",
         sign::PASSWORD_ENV
     );
-    let first = rpassword::prompt_password("Password for the new secret key: ").context("cannot read the password")?;
-    anyhow::ensure!(!first.is_empty(), "the password is empty; leave out --password for a key without one");
-    let second = rpassword::prompt_password("The same password again: ").context("cannot read the password")?;
-    anyhow::ensure!(first == second, "the two passwords differ; nothing was written");
+    let first = rpassword::prompt_password("Password for the new secret key: ")
+        .context("cannot read the password")?;
+    anyhow::ensure!(
+        !first.is_empty(),
+        "the password is empty; leave out --password for a key without one"
+    );
+    let second = rpassword::prompt_password("The same password again: ")
+        .context("cannot read the password")?;
+    anyhow::ensure!(
+        first == second,
+        "the two passwords differ; nothing was written"
+    );
     Ok(first)
 }

@@ -41,7 +41,9 @@ impl Ctx {
 pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
     let (global, command) = match inv {
         Invocation::Run { global, app_args } => (global, Command::Run { args: app_args }),
-        Invocation::Clap(Cli { global, command }) => (global, command.unwrap_or(Command::Run { args: vec![] })),
+        Invocation::Clap(Cli { global, command }) => {
+            (global, command.unwrap_or(Command::Run { args: vec![] }))
+        }
     };
     let ctx = Ctx::new(global);
     match command {

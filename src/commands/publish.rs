@@ -54,6 +54,9 @@ pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
             human_bytes(s.bytes_written)
         ));
     }
-    ctx.reporter.detail(format!("Channel manifest: `{}`", s.channel_manifest.display()));
+    ctx.reporter.detail(format!(
+        "Channel manifest: `{}`",
+        s.channel_manifest.display()
+    ));
     Ok(code::OK)
 }

@@ -22,7 +22,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
                 result: "rolled back".into(),
             });
             s.save()?;
-            state::log_line(&s.layout, Some(&rb.from), Some(&rb.to), "rolled back", 0, started.elapsed().as_secs_f64());
+            state::log_line(
+                &s.layout,
+                Some(&rb.from),
+                Some(&rb.to),
+                "rolled back",
+                0,
+                started.elapsed().as_secs_f64(),
+            );
             ctx.reporter.info(format!(
                 "Rolled back from {} to {} ({} files) using `{}`; {} is held until a newer release appears",
                 rb.from,
@@ -33,9 +40,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
             ));
             Ok(code::OK)
         }
-        Err(e @ (RollbackError::NoBackup(_) | RollbackError::NoVersion(_) | RollbackError::NotInstalled(_))) => {
-            Err(Failure::new(code::ERROR, e.to_string()).into())
+        Err(
+            e @ (RollbackError::NoBackup(_)
+            | RollbackError::NoVersion(_)
+            | RollbackError::NotInstalled(_)),
+        ) => Err(Failure::new(code::ERROR, e.to_string()).into()),
+        Err(e) => {
+            Err(anyhow::Error::new(e)
+                .context("cannot roll back; the installed version is unchanged"))
         }
-        Err(e) => Err(anyhow::Error::new(e).context("cannot roll back; the installed version is unchanged")),
     }
 }

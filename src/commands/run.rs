@@ -12,8 +12,8 @@ use crate::error::{code, Failure};
 use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
-use crate::state::{self, LastResult};
 use crate::selfupdate::{self, Me};
+use crate::state::{self, LastResult};
 use crate::update::{Session, UpdateError};
 use std::ffi::OsString;
 use std::time::Instant;
@@ -32,7 +32,14 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
             // Cannot even open the install for writing: start what is there, if anything.
             let ro = Session::read_only(&cfg, r);
             r.warn(format!("cannot update: {e}"));
-            state::log_line(&ro.layout, ro.state.installed_version(), None, &format!("failed: {e}"), 0, 0.0);
+            state::log_line(
+                &ro.layout,
+                ro.state.installed_version(),
+                None,
+                &format!("failed: {e}"),
+                0,
+                0.0,
+            );
             return start_installed(&cfg, &ro, app_args, &e.to_string());
         }
     };
@@ -45,7 +52,14 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         match result {
             Ok(Some((to, bytes, replaced_self))) => {
                 let from = session.state.last.as_ref().and_then(|l| l.from.clone());
-                state::log_line(&session.layout, from.as_deref(), Some(&to), "ok", bytes, secs);
+                state::log_line(
+                    &session.layout,
+                    from.as_deref(),
+                    Some(&to),
+                    "ok",
+                    bytes,
+                    secs,
+                );
                 if let (true, Some(path)) = (replaced_self, me.path.clone()) {
                     drop(session); // the new launcher takes the lock itself
                     r.info("The launcher was updated; restarting it");
@@ -54,7 +68,10 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                         Err(e) => {
                             // Give up on this release: put the previous version back, launcher included,
                             // so the next double-click finds a launcher that starts; the hold stops a loop.
-                            r.warn(format!("{}; rolling back to the previous version", one_line(&e)));
+                            r.warn(format!(
+                                "{}; rolling back to the previous version",
+                                one_line(&e)
+                            ));
                             let mut s = Session::open(&cfg, r)?;
                             if let Err(rb) = crate::rollback::rollback(&mut s) {
                                 r.warn(format!("the rollback failed too: {}", one_line(&rb)));
@@ -72,7 +89,14 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(None) => {}
             Err(e) => {
                 let from = session.state.installed_version().map(str::to_string);
-                state::log_line(&session.layout, from.as_deref(), None, &format!("failed: {e}"), 0, secs);
+                state::log_line(
+                    &session.layout,
+                    from.as_deref(),
+                    None,
+                    &format!("failed: {e}"),
+                    0,
+                    secs,
+                );
                 session.state.last = Some(LastResult {
                     time: crate::manifest::format_time(std::time::SystemTime::now()),
                     from: from.clone(),
@@ -88,7 +112,11 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                         "a mandatory update could not be applied, so the old version is not started",
                     ).hint("check the network and the log `.launcher/launcher.log`, then start again; IT can see the details with `launcher status`")));
                 }
-                let exit = if e.is_refusal() { code::REFUSED } else { code::NOT_INSTALLED };
+                let exit = if e.is_refusal() {
+                    code::REFUSED
+                } else {
+                    code::NOT_INSTALLED
+                };
                 if session.installed().is_none() {
                     return Err(anyhow::Error::new(e).context(
                         Failure::new(exit, "the app is not installed yet and could not be installed")
@@ -102,14 +130,17 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
     } else if session.installed().is_none() {
         return Err(Failure::new(
             code::NOT_INSTALLED,
-            format!("updates are disabled (Enable = 0) and nothing is installed in `{}`", cfg.dir.display()),
+            format!(
+                "updates are disabled (Enable = 0) and nothing is installed in `{}`",
+                cfg.dir.display()
+            ),
         )
         .hint("set Enable = 1 for the first run, or install the app into Dir by other means")
         .into());
     }
     let m = session.state.installed.take();
     session.release_lock(); // before the app starts: it may run for hours
-    // `exec` replaces the process: freeing the session's maps first would only cost time.
+                            // `exec` replaces the process: freeing the session's maps first would only cost time.
     std::mem::forget(session);
     let Some(m) = m else {
         return Err(Failure::new(code::NOT_INSTALLED, "nothing is installed").into());
@@ -134,11 +165,16 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
 
 /// One update attempt: Ok(Some((version, bytes, replaced_self))) when something was applied;
 /// `replaced_self` is true when the running launcher's own file was replaced and it must restart.
-fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(String, u64, bool)>, UpdateError> {
+fn update(
+    s: &mut Session,
+    mandatory: &mut bool,
+    me: &Me,
+) -> Result<Option<(String, u64, bool)>, UpdateError> {
     let r = s.reporter;
     let remote = s.remote(true)?;
     *mandatory = remote.manifest.mandatory
-        && s.installed().is_none_or(|i| i.version() < remote.manifest.version());
+        && s.installed()
+            .is_none_or(|i| i.version() < remote.manifest.version());
     let target: Manifest = match s.wanted(&remote.manifest) {
         Some(m) => m.clone(),
         None => {
@@ -163,7 +199,13 @@ fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(Stri
     }
     let from = s.installed().map(|m| m.version.clone());
     let first = from.is_none();
-    let verb = if first { "Installing" } else if from.as_deref() == Some(target.version.as_str()) { "Repairing" } else { "Updating to" };
+    let verb = if first {
+        "Installing"
+    } else if from.as_deref() == Some(target.version.as_str()) {
+        "Repairing"
+    } else {
+        "Updating to"
+    };
     // A release whose content keeps failing verification is not downloaded again on every start.
     let now = state::now_secs();
     if !*mandatory && !first {
@@ -204,7 +246,9 @@ fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(Stri
     let replaced_self = !me.restarted
         && self_rel.is_some_and(|p| {
             let me = crate::paths::fold(&p); // NTFS and APFS ignore case
-            plan.ops.iter().any(|o| crate::paths::fold(&o.path) == me && o.action == crate::plan::Action::Replace)
+            plan.ops.iter().any(|o| {
+                crate::paths::fold(&o.path) == me && o.action == crate::plan::Action::Replace
+            })
         });
     let backup = s.commit(&target, &plan, &scan, "update")?;
     s.state.last = Some(LastResult {
@@ -226,10 +270,19 @@ fn update(s: &mut Session, mandatory: &mut bool, me: &Me) -> Result<Option<(Stri
         plan.ops.len(),
         human_bytes(stats.downloaded)
     ));
-    Ok(Some((target.version.clone(), stats.downloaded, replaced_self)))
+    Ok(Some((
+        target.version.clone(),
+        stats.downloaded,
+        replaced_self,
+    )))
 }
 
-fn start_installed(cfg: &Config, s: &Session, app_args: Vec<OsString>, why: &str) -> anyhow::Result<i32> {
+fn start_installed(
+    cfg: &Config,
+    s: &Session,
+    app_args: Vec<OsString>,
+    why: &str,
+) -> anyhow::Result<i32> {
     let Some(m) = s.installed().cloned() else {
         return Err(Failure::new(
             code::NOT_INSTALLED,
@@ -246,13 +299,17 @@ fn start_installed(cfg: &Config, s: &Session, app_args: Vec<OsString>, why: &str
         .hint("run `launcher verify` to see what is damaged; start again when the server is reachable")
         .into());
     }
-    s.reporter.info(format!("Starting the installed version {}", m.version));
+    s.reporter
+        .info(format!("Starting the installed version {}", m.version));
     start(cfg, &m, app_args)
 }
 
 /// Starts the app of manifest `m` with the ini's arguments and then the user's.
 pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Result<i32> {
-    let exe_rel = cfg.executable.clone().unwrap_or_else(|| m.executable.clone());
+    let exe_rel = cfg
+        .executable
+        .clone()
+        .unwrap_or_else(|| m.executable.clone());
     if exe_rel.is_empty() {
         return Err(Failure::new(
             code::CONFIG,

@@ -60,7 +60,13 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     line("launcher", env!("CARGO_PKG_VERSION").to_string());
     line("config", format!("`{}`", cfg.file.display()));
     line("install", format!("`{}`", cfg.dir.display()));
-    line("product", format!("{} ({}, channel `{}`)", cfg.product, cfg.platform, cfg.channel));
+    line(
+        "product",
+        format!(
+            "{} ({}, channel `{}`)",
+            cfg.product, cfg.platform, cfg.channel
+        ),
+    );
     line(
         "installed",
         match installed {
@@ -82,7 +88,10 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         },
     );
     if let Some(h) = &s.state.held {
-        line("held", format!("{h} is not reinstalled after the rollback until a newer release appears"));
+        line(
+            "held",
+            format!("{h} is not reinstalled after the rollback until a newer release appears"),
+        );
     }
     if backups.is_empty() {
         line("backups", "none".into());
@@ -103,7 +112,13 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     if let Some(l) = &s.state.last {
         line(
             "last update",
-            format!("{}: {} → {}: {}", l.time, l.from.as_deref().unwrap_or("-"), l.to.as_deref().unwrap_or("-"), l.result),
+            format!(
+                "{}: {} → {}: {}",
+                l.time,
+                l.from.as_deref().unwrap_or("-"),
+                l.to.as_deref().unwrap_or("-"),
+                l.result
+            ),
         );
     }
     if cfg.public_key.is_some() {

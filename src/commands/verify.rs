@@ -2,7 +2,7 @@
 //! the damaged paths when something is wrong; `--repair` downloads and restores them (the damaged files
 //! go into a backup like any replaced file).
 
-use super::client::{load_config, report_recovery};
+use super::client::{load_config, refused_or, report_recovery};
 use super::Ctx;
 use crate::config::CheckMode;
 use crate::error::{code, Failure};
@@ -17,9 +17,12 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
     let mut s = Session::open(&cfg, r).context("cannot open the install")?;
     report_recovery(&s.recovered, r);
     let Some(m) = s.installed().cloned() else {
-        return Err(Failure::new(code::NOT_INSTALLED, format!("nothing is installed in `{}`", cfg.dir.display()))
-            .hint("start the launcher once to install the app")
-            .into());
+        return Err(Failure::new(
+            code::NOT_INSTALLED,
+            format!("nothing is installed in `{}`", cfg.dir.display()),
+        )
+        .hint("start the launcher once to install the app")
+        .into());
     };
     let result = scan::scan(
         &s.layout.dir,
@@ -40,7 +43,12 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
         }
     }
     if damaged.is_empty() {
-        r.info(format!("All {} files of {} {} are intact", m.files.len(), m.product, m.version));
+        r.info(format!(
+            "All {} files of {} {} are intact",
+            m.files.len(),
+            m.product,
+            m.version
+        ));
         s.settle(&m, &crate::plan::plan(&m, Some(&m), &result)?, &result)?;
         return Ok(code::OK);
     }
@@ -48,28 +56,45 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
         println!("{d}");
     }
     if !repair {
-        r.info(format!("{} of {} files are damaged; `launcher verify --repair` restores them", damaged.len(), m.files.len()));
+        r.info(format!(
+            "{} of {} files are damaged; `launcher verify --repair` restores them",
+            damaged.len(),
+            m.files.len()
+        ));
         return Ok(code::DAMAGED);
     }
     // With a key, repair only from the signed release manifest, not from the local state alone.
     let m = if cfg.public_key.is_some() {
-        let mut signed = s.release(&m.version).context("cannot repair")?;
+        let mut signed = s
+            .release(&m.version)
+            .map_err(|e| refused_or(e, "cannot repair"))?;
         signed.channel = m.channel.clone();
         signed
     } else {
         m
     };
-    let result = scan::scan(&s.layout.dir, crate::plan::paths_to_scan(&m, s.installed()), &s.state.cache, CheckMode::Full, &crate::progress::Reporter::silent());
+    let result = scan::scan(
+        &s.layout.dir,
+        crate::plan::paths_to_scan(&m, s.installed()),
+        &s.state.cache,
+        CheckMode::Full,
+        &crate::progress::Reporter::silent(),
+    );
     let plan = s.plan_for(&m, &result)?;
-    s.stage(&plan).context("cannot download the files to repair")?;
-    let backup = s.commit(&m, &plan, &result, "repair").context("cannot repair")?;
+    s.stage(&plan)
+        .context("cannot download the files to repair")?;
+    let backup = s
+        .commit(&m, &plan, &result, "repair")
+        .context("cannot repair")?;
     s.save()?;
     r.info(format!(
         "Repaired {} files of {} {}{}",
         plan.ops.len(),
         m.product,
         m.version,
-        backup.map(|b| format!("; the damaged files are in `{}`", b.display())).unwrap_or_default()
+        backup
+            .map(|b| format!("; the damaged files are in `{}`", b.display()))
+            .unwrap_or_default()
     ));
     Ok(code::OK)
 }

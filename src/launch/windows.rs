@@ -5,11 +5,9 @@ use super::LaunchError;
 use std::path::Path;
 
 pub fn spawn_and_wait(mut cmd: std::process::Command, path: &Path) -> Result<i32, LaunchError> {
-    let status = cmd
-        .status()
-        .map_err(|source| LaunchError::Start {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let status = cmd.status().map_err(|source| LaunchError::Start {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(status.code().unwrap_or(1))
 }

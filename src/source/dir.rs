@@ -24,7 +24,9 @@ impl DirSource {
 /// `file:///srv/x` → `/srv/x`; `file:///C:/x` → `C:/x`; `file://server/share` → `\\server\share`.
 pub fn file_url_to_path(url: &str) -> Option<PathBuf> {
     let rest = &url["file://".len()..];
-    let decoded = percent_encoding::percent_decode_str(rest).decode_utf8().ok()?;
+    let decoded = percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .ok()?;
     if let Some(path) = decoded.strip_prefix('/') {
         let b = path.as_bytes();
         if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
@@ -67,7 +69,12 @@ impl Source for DirSource {
         self.path(key).display().to_string()
     }
 
-    fn manifest(&self, key: &str, prev: Option<&Validators>, limit: u64) -> Result<Fetched, SourceError> {
+    fn manifest(
+        &self,
+        key: &str,
+        prev: Option<&Validators>,
+        limit: u64,
+    ) -> Result<Fetched, SourceError> {
         let path = self.path(key);
         let url = self.url(key);
         let before = validators(&path);
@@ -94,7 +101,8 @@ impl Source for DirSource {
         let url = self.url(key);
         let mut f = File::open(self.path(key)).map_err(|e| io_err(url.clone(), e))?;
         if offset > 0 {
-            f.seek(SeekFrom::Start(offset)).map_err(|e| io_err(url, e))?;
+            f.seek(SeekFrom::Start(offset))
+                .map_err(|e| io_err(url, e))?;
         }
         Ok(BlobBody {
             reader: Box::new(f),
@@ -110,9 +118,18 @@ mod tests {
 
     #[test]
     fn file_urls_map_to_local_drive_and_unc_paths() {
-        assert_eq!(file_url_to_path("file:///srv/up%20dates"), Some(PathBuf::from("/srv/up dates")));
-        assert_eq!(file_url_to_path("file:///C:/updates"), Some(PathBuf::from("C:/updates")));
-        assert_eq!(file_url_to_path("file://server/share/x"), Some(PathBuf::from("\\\\server\\share\\x")));
+        assert_eq!(
+            file_url_to_path("file:///srv/up%20dates"),
+            Some(PathBuf::from("/srv/up dates"))
+        );
+        assert_eq!(
+            file_url_to_path("file:///C:/updates"),
+            Some(PathBuf::from("C:/updates"))
+        );
+        assert_eq!(
+            file_url_to_path("file://server/share/x"),
+            Some(PathBuf::from("\\\\server\\share\\x"))
+        );
         assert_eq!(file_url_to_path("file://"), None);
     }
 }

@@ -54,11 +54,20 @@ impl HttpSource {
             b = b.proxy(proxy);
         }
         if let Some(ca) = &cfg.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| bad(format!("cannot read CaFile `{}`: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| bad(format!("CaFile `{}` is not PEM certificates: {}", ca.display(), chain(&e))))?;
+            let pem = std::fs::read(ca)
+                .map_err(|e| bad(format!("cannot read CaFile `{}`: {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                bad(format!(
+                    "CaFile `{}` is not PEM certificates: {}",
+                    ca.display(),
+                    chain(&e)
+                ))
+            })?;
             if certs.is_empty() {
-                return Err(bad(format!("CaFile `{}` holds no certificate", ca.display())));
+                return Err(bad(format!(
+                    "CaFile `{}` holds no certificate",
+                    ca.display()
+                )));
             }
             for c in certs {
                 b = b.add_root_certificate(c);
@@ -92,8 +101,13 @@ impl HttpSource {
             let detail = chain(&e);
             // An HTTPS tunnel (`CONNECT`) refused with 407 surfaces as a connect error, not a status;
             // hyper-util words it "tunnel error: proxy authorization required".
-            if detail.to_ascii_lowercase().contains("proxy authorization required") {
-                return SourceError::ProxyAuth { url: url.to_string() };
+            if detail
+                .to_ascii_lowercase()
+                .contains("proxy authorization required")
+            {
+                return SourceError::ProxyAuth {
+                    url: url.to_string(),
+                };
             }
             SourceError::Connect {
                 url: url.to_string(),
@@ -114,8 +128,12 @@ impl HttpSource {
             return Ok(resp);
         }
         Err(match status {
-            StatusCode::NOT_FOUND | StatusCode::GONE => SourceError::NotFound { url: url.to_string() },
-            StatusCode::PROXY_AUTHENTICATION_REQUIRED => SourceError::ProxyAuth { url: url.to_string() },
+            StatusCode::NOT_FOUND | StatusCode::GONE => SourceError::NotFound {
+                url: url.to_string(),
+            },
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED => SourceError::ProxyAuth {
+                url: url.to_string(),
+            },
             _ => SourceError::Status {
                 url: url.to_string(),
                 status: status.as_u16(),
@@ -133,7 +151,10 @@ impl HttpSource {
 /// kind, so callers can say "the server stopped sending" and keep what arrived for a resume. Other
 /// body errors get their whole chain ("connection reset"), not just "response body error".
 fn timed_out_kind(e: std::io::Error) -> std::io::Error {
-    let Some(inner) = e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()) else {
+    let Some(inner) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+    else {
         return e;
     };
     if inner.is_timeout() {
@@ -153,7 +174,9 @@ impl Read for Body {
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 impl Source for HttpSource {
@@ -161,7 +184,12 @@ impl Source for HttpSource {
         format!("{}{}", self.base, key)
     }
 
-    fn manifest(&self, key: &str, prev: Option<&Validators>, limit: u64) -> Result<Fetched, SourceError> {
+    fn manifest(
+        &self,
+        key: &str,
+        prev: Option<&Validators>,
+        limit: u64,
+    ) -> Result<Fetched, SourceError> {
         let url = self.url(key);
         let mut headers = HeaderMap::new();
         if let Some(p) = prev {

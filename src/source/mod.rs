@@ -26,7 +26,10 @@ pub struct Validators {
 pub enum Fetched {
     /// The copy we have is current (`304`).
     NotModified,
-    Data { bytes: Vec<u8>, validators: Validators },
+    Data {
+        bytes: Vec<u8>,
+        validators: Validators,
+    },
 }
 
 /// A blob body, positioned at the offset asked for (or at 0 when the source could not seek).
@@ -72,7 +75,12 @@ pub trait Source: Send + Sync {
     /// The URL or path of a key, for messages.
     fn url(&self, key: &str) -> String;
     /// A manifest (or another small file), at most `limit` bytes, revalidated against `prev`.
-    fn manifest(&self, key: &str, prev: Option<&Validators>, limit: u64) -> Result<Fetched, SourceError>;
+    fn manifest(
+        &self,
+        key: &str,
+        prev: Option<&Validators>,
+        limit: u64,
+    ) -> Result<Fetched, SourceError>;
     /// A small file that may be absent (a signature): `None` when the server has no such file.
     fn optional(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, SourceError> {
         match self.manifest(key, None, limit) {

@@ -68,11 +68,19 @@ impl Run {
         self
     }
     pub fn stderr_has(self, needle: &str) -> Run {
-        assert!(self.stderr().contains(needle), "stderr lacks {needle:?}{}", self.explain());
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}{}",
+            self.explain()
+        );
         self
     }
     pub fn stdout_has(self, needle: &str) -> Run {
-        assert!(self.stdout().contains(needle), "stdout lacks {needle:?}{}", self.explain());
+        assert!(
+            self.stdout().contains(needle),
+            "stdout lacks {needle:?}{}",
+            self.explain()
+        );
         self
     }
 }
@@ -80,7 +88,9 @@ impl Run {
 /// Runs a command to completion; `dir` is listed when an assertion about the run fails.
 pub fn run(mut c: Command, dir: Option<&Path>) -> Run {
     let cmd = format!("{c:?}");
-    let out = c.output().unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
     Run {
         cmd,
         out,
@@ -182,10 +192,16 @@ impl Server {
     /// Starts `launcher serve --repo REPO --listen 127.0.0.1:0 EXTRA...` and reads the URL it prints.
     pub fn start(repo: &Path, extra: &[&str]) -> Server {
         let mut c = launcher();
-        c.args(["serve", "--repo", repo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        c.args([
+            "serve",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         let mut child = c.spawn().expect("start launcher serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
@@ -305,8 +321,11 @@ impl Reply {
 pub fn http(base: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
     use std::io::{Read, Write};
     let host = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut stream =
+        std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
     let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -334,8 +353,15 @@ pub fn http(base: &str, method: &str, target: &str, headers: &[(&str, &str)]) ->
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let reply = Reply { status, headers, body };
-    if let Some(len) = reply.header("content-length").filter(|_| method != "HEAD" && status != 304) {
+    let reply = Reply {
+        status,
+        headers,
+        body,
+    };
+    if let Some(len) = reply
+        .header("content-length")
+        .filter(|_| method != "HEAD" && status != 304)
+    {
         assert_eq!(
             reply.body.len().to_string(),
             len,
@@ -480,7 +506,8 @@ pub fn copy_launcher(from: &Path, to: &Path) {
     if let Some(p) = to.parent() {
         std::fs::create_dir_all(p).unwrap();
     }
-    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
 }
 
 /// A different launcher that still runs: the binary `from` with `tag` appended (an ELF or PE with
@@ -489,18 +516,19 @@ pub fn copy_changed_launcher(from: &Path, to: &Path, tag: &str) {
     use std::io::Write;
     copy_launcher(from, to);
     let mut f = std::fs::OpenOptions::new().append(true).open(to).unwrap();
-    f.write_all(format!("\n-- changed launcher {tag} --\n").as_bytes()).unwrap();
+    f.write_all(format!("\n-- changed launcher {tag} --\n").as_bytes())
+        .unwrap();
 }
 
 /// The SHA-256 of a file, streamed (launcher binaries are large).
 pub fn sha256_file(path: &Path) -> String {
     use sha2::Digest;
-    let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut f =
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h).unwrap();
     hex::encode(h.finalize())
 }
-
 
 // --- Trust (issue 5): an install site with a signing key, hand-made channel manifests, and snapshots
 // of an install folder that leave out the launcher's own bookkeeping (used by trust.rs, hostile.rs,
@@ -515,13 +543,26 @@ pub struct Keys {
 
 /// `launcher keygen` of an unencrypted pair `dir/NAME.key` + `dir/NAME.pub`.
 pub fn keygen_at(dir: &Path, name: &str) -> Keys {
-    let (sk, pk) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
+    let (sk, pk) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    );
     launcher_run(
-        &["keygen", "--secret-key", sk.to_str().unwrap(), "--public-key", pk.to_str().unwrap()],
+        &[
+            "keygen",
+            "--secret-key",
+            sk.to_str().unwrap(),
+            "--public-key",
+            pk.to_str().unwrap(),
+        ],
         Some(dir),
     )
     .success();
-    Keys { b64: public_key_line(&pk), sk, pk }
+    Keys {
+        b64: public_key_line(&pk),
+        sk,
+        pk,
+    }
 }
 
 /// The base64 line of a minisign `.pub` file.
@@ -553,7 +594,10 @@ pub fn site() -> Site {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     let outside = root.join("outside");
-    write(&outside.join("sentinel.txt"), "outside the install folder\n");
+    write(
+        &outside.join("sentinel.txt"),
+        "outside the install folder\n",
+    );
     Site {
         repo: root.join("repo"),
         app: root.join("app"),
@@ -586,7 +630,12 @@ impl Site {
         if let (Some(old), Some(new)) = (before, secs(&self.channel())) {
             if new <= old {
                 let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(old + 1);
-                std::fs::File::options().write(true).open(self.channel()).unwrap().set_modified(t).unwrap();
+                std::fs::File::options()
+                    .write(true)
+                    .open(self.channel())
+                    .unwrap()
+                    .set_modified(t)
+                    .unwrap();
             }
         }
         rel
@@ -620,17 +669,21 @@ impl Site {
 
     /// The channel manifest of `demo` / `stable` / PLATFORM in the repository.
     pub fn channel(&self) -> PathBuf {
-        self.repo.join(format!("demo/channels/stable/{PLATFORM}.json"))
+        self.repo
+            .join(format!("demo/channels/stable/{PLATFORM}.json"))
     }
 
     /// The release manifest of `version`.
     pub fn release(&self, version: &str) -> PathBuf {
-        self.repo.join(format!("demo/releases/{version}/{PLATFORM}.json"))
+        self.repo
+            .join(format!("demo/releases/{version}/{PLATFORM}.json"))
     }
 
     pub fn read_json(&self, path: &Path) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
-            .unwrap()
+        serde_json::from_slice(
+            &std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())),
+        )
+        .unwrap()
     }
 
     /// Replaces a manifest with `bytes`; signs it with `keys` (trusted comment as `publish` writes it),
@@ -639,7 +692,10 @@ impl Site {
         write(path, bytes);
         let sig = sig_path(path);
         match keys {
-            Some(k) => write(&sig, sign_bytes(k, bytes, "timestamp:0\tfile:hand-made.json\tproduct:demo")),
+            Some(k) => write(
+                &sig,
+                sign_bytes(k, bytes, "timestamp:0\tfile:hand-made.json\tproduct:demo"),
+            ),
             None => {
                 let _ = std::fs::remove_file(&sig);
             }
@@ -665,7 +721,12 @@ pub fn sig_path(manifest: &Path) -> PathBuf {
 
 /// What a refused update may change in the install folder: the lock, the log line and the state's
 /// "last result". Everything else (app files, backups, staging, the saved channel manifest) must stay.
-pub const BOOKKEEPING: &[&str] = &[".launcher", ".launcher/lock", ".launcher/launcher.log", ".launcher/state.json"];
+pub const BOOKKEEPING: &[&str] = &[
+    ".launcher",
+    ".launcher/lock",
+    ".launcher/launcher.log",
+    ".launcher/state.json",
+];
 
 /// A snapshot of an install folder without the bookkeeping files. Unlike [`snapshot`], it takes
 /// symbolic links as they are (their target, as bytes) and does not follow them.
@@ -678,7 +739,13 @@ pub fn app_snapshot(app: &Path) -> Option<Snapshot> {
             let mtime = meta.modified().unwrap();
             if meta.is_symlink() {
                 let target = std::fs::read_link(&p).unwrap();
-                out.insert(rel, (Some(format!("link to {}", target.display()).into_bytes()), mtime));
+                out.insert(
+                    rel,
+                    (
+                        Some(format!("link to {}", target.display()).into_bytes()),
+                        mtime,
+                    ),
+                );
             } else if meta.is_dir() {
                 out.insert(rel, (None, mtime));
                 walk(root, &p, out);
@@ -702,14 +769,26 @@ pub fn assert_app_unchanged(run: &Run, app: &Path, before: &Option<Snapshot>) {
     if &after == before {
         return;
     }
-    panic!("`{}` changed: {}{}", app.display(), snapshot_diff(before, &after), run.explain());
+    panic!(
+        "`{}` changed: {}{}",
+        app.display(),
+        snapshot_diff(before, &after),
+        run.explain()
+    );
 }
 
 /// What differs between two snapshots, one entry per path.
 pub fn snapshot_diff(before: &Option<Snapshot>, after: &Option<Snapshot>) -> String {
-    let (b, a) = (before.clone().unwrap_or_default(), after.clone().unwrap_or_default());
+    let (b, a) = (
+        before.clone().unwrap_or_default(),
+        after.clone().unwrap_or_default(),
+    );
     let mut diffs = Vec::new();
-    for k in b.keys().chain(a.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for k in b
+        .keys()
+        .chain(a.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         match (b.get(k), a.get(k)) {
             (Some(_), None) => diffs.push(format!("removed: {k}")),
             (None, Some(_)) => diffs.push(format!("added: {k}")),
@@ -724,7 +803,11 @@ pub fn snapshot_diff(before: &Option<Snapshot>, after: &Option<Snapshot>) -> Str
 /// The files in `<app>/.launcher/staging` (none after a refused update).
 pub fn staged_files(app: &Path) -> Vec<String> {
     std::fs::read_dir(app.join(".launcher/staging"))
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -739,7 +822,11 @@ pub fn read_tree(dir: &Path, skip: &dyn Fn(&str) -> bool) -> Tree {
     fn walk(root: &Path, d: &Path, skip: &dyn Fn(&str) -> bool, out: &mut Tree) {
         for e in std::fs::read_dir(d).unwrap_or_else(|e| panic!("read {}: {e}", d.display())) {
             let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             if d == root && skip(&rel) {
                 continue;
             }
@@ -783,7 +870,12 @@ pub fn write_tree(dir: &Path, tree: &Tree) {
     for (rel, bytes) in tree {
         let p = dir.join(rel);
         write(&p, bytes);
-        std::fs::File::options().write(true).open(&p).unwrap().set_modified(date).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(date)
+            .unwrap();
         #[cfg(unix)]
         if rel.starts_with("bin/") {
             use std::os::unix::fs::PermissionsExt;
@@ -868,8 +960,18 @@ impl InstallDir {
     pub fn clone_to(&self, root: &Path) -> InstallDir {
         let to = InstallDir::at(root);
         std::fs::copy(&self.ini, &to.ini).unwrap();
-        let st = Command::new("cp").arg("-a").arg(&self.app).arg(&to.app).status().unwrap();
-        assert!(st.success(), "cp -a {} {}", self.app.display(), to.app.display());
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(&self.app)
+            .arg(&to.app)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "cp -a {} {}",
+            self.app.display(),
+            to.app.display()
+        );
         to
     }
 
@@ -880,7 +982,11 @@ impl InstallDir {
 
     pub fn backups(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(&self.app)
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.retain(|n| is_backup_name(n));
         v.sort();
@@ -902,12 +1008,17 @@ impl InstallDir {
 }
 
 pub fn is_backup_name(n: &str) -> bool {
-    n.strip_prefix("bkp.").is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
+    n.strip_prefix("bkp.")
+        .is_some_and(|d| d.len() >= 3 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The invariant: `files` (an app folder outside `.launcher/` and backups) is exactly one of `versions`
 /// plus the user's files, byte for byte. Returns the name of that version, or what differs from each.
-pub fn whole_version(files: &Tree, versions: &[(&str, &Tree)], user: &Tree) -> Result<String, String> {
+pub fn whole_version(
+    files: &Tree,
+    versions: &[(&str, &Tree)],
+    user: &Tree,
+) -> Result<String, String> {
     let mut why = Vec::new();
     for (u, bytes) in user {
         match files.get(u) {
@@ -942,7 +1053,12 @@ pub fn whole_version(files: &Tree, versions: &[(&str, &Tree)], user: &Tree) -> R
 /// `saved` list names with the bytes of its `from` version (when that is one of `versions`), and
 /// `added` lists what its `to` version has and `from` had not.
 pub fn backups_consistent(app: &Path, versions: &[(&str, &Tree)]) -> Result<(), String> {
-    let find = |v: Option<&str>| versions.iter().find(|(n, _)| Some(*n) == v).map(|(_, t)| *t);
+    let find = |v: Option<&str>| {
+        versions
+            .iter()
+            .find(|(n, _)| Some(*n) == v)
+            .map(|(_, t)| *t)
+    };
     let mut names: Vec<String> = std::fs::read_dir(app)
         .map_err(|e| e.to_string())?
         .flatten()
@@ -956,13 +1072,18 @@ pub fn backups_consistent(app: &Path, versions: &[(&str, &Tree)]) -> Result<(), 
         }
         let folder = app.join(name);
         let info: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(folder.join("backup.json")).map_err(|e| format!("`{name}/backup.json`: {e}"))?,
+            &std::fs::read(folder.join("backup.json"))
+                .map_err(|e| format!("`{name}/backup.json`: {e}"))?,
         )
         .map_err(|e| format!("`{name}/backup.json`: {e}"))?;
         let list = |k: &str| -> Vec<String> {
             let mut v: Vec<String> = info[k]
                 .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             v.sort();
             v
@@ -970,19 +1091,32 @@ pub fn backups_consistent(app: &Path, versions: &[(&str, &Tree)]) -> Result<(), 
         let held = read_tree(&folder, &|top| top == "backup.json");
         let saved = list("saved");
         if held.keys().cloned().collect::<Vec<_>>() != saved {
-            return Err(format!("`{name}` holds {:?} but its backup.json lists {saved:?}", held.keys().collect::<Vec<_>>()));
+            return Err(format!(
+                "`{name}` holds {:?} but its backup.json lists {saved:?}",
+                held.keys().collect::<Vec<_>>()
+            ));
         }
         let (from, to) = (find(info["from"].as_str()), find(info["to"].as_str()));
         if let Some(from) = from {
             for (p, bytes) in &held {
                 if from.get(p) != Some(bytes) {
-                    return Err(format!("`{name}/{p}` is not the file of version {}", info["from"]));
+                    return Err(format!(
+                        "`{name}/{p}` is not the file of version {}",
+                        info["from"]
+                    ));
                 }
             }
             if let Some(to) = to {
-                let added: Vec<String> = to.keys().filter(|p| !from.contains_key(*p)).cloned().collect();
+                let added: Vec<String> = to
+                    .keys()
+                    .filter(|p| !from.contains_key(*p))
+                    .cloned()
+                    .collect();
                 if list("added") != added {
-                    return Err(format!("`{name}` lists added {:?}, expected {added:?}", list("added")));
+                    return Err(format!(
+                        "`{name}` lists added {:?}, expected {added:?}",
+                        list("added")
+                    ));
                 }
             }
         }

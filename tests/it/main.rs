@@ -2,17 +2,17 @@
 //! repositories written by `publish` and served by `launcher serve`, nginx, or read as folders.
 
 mod common;
-mod publish;
-mod nginx;
-mod serve;
-mod sign;
-mod update;
-mod selfupdate;
+mod concurrency;
 #[cfg(feature = "fault-injection")]
 mod crash;
 mod faults;
-mod concurrency;
-mod trust;
 mod hostile;
 mod https;
+mod nginx;
 mod proxy;
+mod publish;
+mod selfupdate;
+mod serve;
+mod sign;
+mod trust;
+mod update;

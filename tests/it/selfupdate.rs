@@ -8,7 +8,7 @@ use crate::common::{
     self, copy_changed_launcher, copy_launcher, launcher_at, publish, run_fresh, sample_release,
     sha256_file, Run,
 };
-use std::collections::BTreeMap;
+
 use std::path::{Path, PathBuf};
 
 /// A temp folder with a repository (`repo/`), release folders (`rel-<version>/`) and an install folder
@@ -100,8 +100,9 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// The SHA-256 of every file below `dir`, by `/`-separated relative path.
-fn hashes(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
+#[cfg(feature = "fault-injection")]
+fn hashes(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(root: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, String>) {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
@@ -117,7 +118,7 @@ fn hashes(dir: &Path) -> BTreeMap<String, String> {
             }
         }
     }
-    let mut out = BTreeMap::new();
+    let mut out = std::collections::BTreeMap::new();
     walk(dir, dir, &mut out);
     out
 }
@@ -455,7 +456,7 @@ fn a_killed_self_update_keeps_old_or_new() {
         );
 
         // Old or new, for the whole set, the launcher included.
-        let now: BTreeMap<String, String> = old
+        let now: std::collections::BTreeMap<String, String> = old
             .keys()
             .map(|p| (p.clone(), sha256_file(&inst.join(p))))
             .collect();
