@@ -21,10 +21,6 @@ pub fn release_manifest(product: &str, version: &str, platform: &str) -> String 
     format!("{product}/releases/{version}/{platform}.json")
 }
 
-pub fn releases_dir(product: &str) -> String {
-    format!("{product}/releases")
-}
-
 pub fn blob(product: &str, sha256: &str, compressed: bool) -> String {
     let suffix = if compressed { ZST_SUFFIX } else { "" };
     format!("{product}/blobs/{}/{sha256}{suffix}", &sha256[..2])

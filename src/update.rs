@@ -9,7 +9,7 @@
 use crate::apply::{self, Journal, JournalOp, Recovered};
 use crate::backup::BackupInfo;
 use crate::config::{BackupMode, CheckMode, Config};
-use crate::fsutil::{self, fs_err, FsError};
+use crate::fsutil::{self, FsError};
 use crate::lock::{self, InstallLock, LockError};
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::plan::{self, Action, Plan};
@@ -235,17 +235,7 @@ impl<'a> Session<'a> {
                 (bytes, sig, Some(validators), false)
             }
         };
-        if let Some(k) = &key_trusted {
-            k.verify(&bytes, sig.as_deref())
-                .map_err(|source| UpdateError::Signature {
-                    url: url.clone(),
-                    source,
-                })?;
-        }
-        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest {
-            url: url.clone(),
-            source,
-        })?;
+        let m = accept(key_trusted.as_ref(), &url, &bytes, sig.as_deref())?;
         let refuse = |reason: String| UpdateError::Refused {
             url: url.clone(),
             reason,
@@ -310,20 +300,14 @@ impl<'a> Session<'a> {
             Fetched::Data { bytes, .. } => bytes,
             Fetched::NotModified => Vec::new(),
         };
-        if let Some(k) = self.trusted_key() {
-            let sig = src
+        let key_trusted = self.trusted_key();
+        let sig = match &key_trusted {
+            Some(_) => src
                 .optional(&repo::signature_of(&key), 64 * 1024)?
-                .map(|b| String::from_utf8_lossy(&b).into_owned());
-            k.verify(&bytes, sig.as_deref())
-                .map_err(|source| UpdateError::Signature {
-                    url: url.clone(),
-                    source,
-                })?;
-        }
-        let m = Manifest::from_slice(&bytes).map_err(|source| UpdateError::BadManifest {
-            url: url.clone(),
-            source,
-        })?;
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            None => None,
+        };
+        let m = accept(key_trusted.as_ref(), &url, &bytes, sig.as_deref())?;
         if m.product != self.cfg.product || m.platform != self.cfg.platform || m.version != version
         {
             return Err(UpdateError::Refused {
@@ -564,7 +548,22 @@ fn check_writable(layout: &Layout) -> Result<(), UpdateError> {
     Ok(())
 }
 
-/// Reads a file into a `String` with an error that names it.
-pub fn read_text(path: &std::path::Path) -> Result<String, FsError> {
-    std::fs::read_to_string(path).map_err(fs_err("read", path))
+/// Checks the signature (when a key is trusted), then parses and validates a manifest.
+fn accept(
+    key: Option<&TrustedKey>,
+    url: &str,
+    bytes: &[u8],
+    sig: Option<&str>,
+) -> Result<Manifest, UpdateError> {
+    if let Some(k) = key {
+        k.verify(bytes, sig)
+            .map_err(|source| UpdateError::Signature {
+                url: url.to_string(),
+                source,
+            })?;
+    }
+    Manifest::from_slice(bytes).map_err(|source| UpdateError::BadManifest {
+        url: url.to_string(),
+        source,
+    })
 }

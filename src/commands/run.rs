@@ -148,20 +148,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
     start(&cfg, &m, app_args)
 }
 
-/// The whole error chain on one line.
-pub fn one_line(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub use crate::error::one_line;
 
 /// One update attempt: Ok(Some((version, bytes, replaced_self))) when something was applied;
 /// `replaced_self` is true when the running launcher's own file was replaced and it must restart.

@@ -20,21 +20,7 @@ pub struct HttpSource {
     timeout: Duration,
 }
 
-/// Every cause of an error, joined: reqwest's top-level message rarely names the real problem
-/// (a certificate, a refused connection).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+use crate::error::one_line as chain;
 
 impl HttpSource {
     pub fn new(cfg: &Config) -> Result<HttpSource, SourceError> {

@@ -5,6 +5,7 @@ mod common;
 mod concurrency;
 #[cfg(feature = "fault-injection")]
 mod crash;
+mod demo;
 mod faults;
 mod hostile;
 mod https;
