@@ -135,11 +135,14 @@ pub fn tidy(dir: &Path) -> Result<Vec<(u32, PathBuf)>, FsError> {
     for (n, p) in list(dir) {
         if p.join(INFO_FILE).exists() {
             existing.push((n, p));
-        } else {
-            // Nothing of value in it that recovery has not already put back.
+        } else if p.join(PENDING_FILE).exists() || is_empty_dir(&p) {
+            // Left by an update that stopped before its journal: nothing of value in it that recovery
+            // has not already put back.
             remove_tree(&p)?;
             changed = true;
         }
+        // Anything else named like a backup is not the launcher's: it is left alone (a rotation that
+        // would need its name fails with an error naming it, and the app still starts).
     }
     for (i, (n, p)) in existing.iter_mut().enumerate() {
         let want = i as u32 + 1;
@@ -157,6 +160,10 @@ pub fn tidy(dir: &Path) -> Result<Vec<(u32, PathBuf)>, FsError> {
     Ok(existing)
 }
 
+fn is_empty_dir(p: &Path) -> bool {
+    fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+}
+
 /// Rotates the backups so that at most `keep - 1` remain, and creates the next, empty, folder.
 pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
     let mut existing = tidy(dir)?;
@@ -170,7 +177,50 @@ pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
         existing = tidy(dir)?;
     }
     let next = dir.join(name(existing.len() as u32 + 1));
-    fs::create_dir_all(&next).map_err(fs_err("create the backup folder", &next))?;
+    // `create_dir`, not `create_dir_all`: a folder of that name that is not ours is never written into.
+    fs::create_dir(&next).map_err(fs_err("create the backup folder", &next))?;
     fsutil::sync_dir(dir);
     Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_named_like_a_backup_that_is_not_ours_is_never_touched() {
+        let d = tempfile::tempdir().unwrap();
+        let mine = d.path().join("bkp.002");
+        fs::create_dir(&mine).unwrap();
+        fs::write(mine.join("thesis.docx"), b"years of work").unwrap();
+        let empty = d.path().join("bkp.005");
+        fs::create_dir(&empty).unwrap();
+        assert!(tidy(d.path()).unwrap().is_empty());
+        assert!(!empty.exists(), "an empty leftover is removed");
+        assert_eq!(
+            fs::read(mine.join("thesis.docx")).unwrap(),
+            b"years of work"
+        );
+        // The next backup would be bkp.001; one more would need bkp.002, which is not ours.
+        let first = prepare(d.path(), 3).unwrap();
+        assert_eq!(first, d.path().join("bkp.001"));
+        write_info(
+            &first,
+            &BackupInfo {
+                from: Some("1".into()),
+                to: "2".into(),
+                created: "2026-01-01T00:00:00Z".into(),
+                mode: "changed".into(),
+                added: vec![],
+                saved: vec![],
+                manifest: None,
+            },
+        )
+        .unwrap();
+        assert!(prepare(d.path(), 3).is_err());
+        assert_eq!(
+            fs::read(mine.join("thesis.docx")).unwrap(),
+            b"years of work"
+        );
+    }
 }
