@@ -257,7 +257,8 @@ pub fn publish_on(source: &Path, repo: &Path, version: &str, extra: &[&str]) -> 
 /// Every entry below a folder: relative path, then the bytes (None for a folder) and the mtime.
 pub type Snapshot = std::collections::BTreeMap<String, (Option<Vec<u8>>, std::time::SystemTime)>;
 
-/// A snapshot of everything below `dir`, or None when `dir` does not exist.
+/// A snapshot of everything below `dir`, or None when `dir` does not exist. Symbolic links are taken
+/// as they are (their target, as bytes), never followed.
 pub fn snapshot(dir: &Path) -> Option<Snapshot> {
     fn walk(root: &Path, d: &Path, out: &mut Snapshot) {
         for e in std::fs::read_dir(d).unwrap() {
@@ -265,7 +266,11 @@ pub fn snapshot(dir: &Path) -> Option<Snapshot> {
             let meta = std::fs::symlink_metadata(&p).unwrap();
             let rel = p.strip_prefix(root).unwrap().display().to_string();
             let mtime = meta.modified().unwrap();
-            if meta.is_dir() {
+            if meta.is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                let bytes = format!("link to {}", target.display()).into_bytes();
+                out.insert(rel, (Some(bytes), mtime));
+            } else if meta.is_dir() {
                 out.insert(rel, (None, mtime));
                 walk(root, &p, out);
             } else {
@@ -287,12 +292,10 @@ pub fn assert_unchanged(run: &Run, dir: &Path, before: &Option<Snapshot>) {
     if &after == before {
         return;
     }
-    let names = |s: &Option<Snapshot>| s.as_ref().map(|s| s.keys().cloned().collect::<Vec<_>>());
     panic!(
-        "`{}` changed: before {:?}, after {:?} (or bytes/mtimes differ){}",
+        "`{}` changed: {}{}",
         dir.display(),
-        names(before),
-        names(&after),
+        snapshot_diff(before, &after),
         run.explain()
     );
 }
@@ -728,37 +731,9 @@ pub const BOOKKEEPING: &[&str] = &[
     ".launcher/state.json",
 ];
 
-/// A snapshot of an install folder without the bookkeeping files. Unlike [`snapshot`], it takes
-/// symbolic links as they are (their target, as bytes) and does not follow them.
+/// A snapshot of an install folder without the bookkeeping files.
 pub fn app_snapshot(app: &Path) -> Option<Snapshot> {
-    fn walk(root: &Path, d: &Path, out: &mut Snapshot) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
-            let mtime = meta.modified().unwrap();
-            if meta.is_symlink() {
-                let target = std::fs::read_link(&p).unwrap();
-                out.insert(
-                    rel,
-                    (
-                        Some(format!("link to {}", target.display()).into_bytes()),
-                        mtime,
-                    ),
-                );
-            } else if meta.is_dir() {
-                out.insert(rel, (None, mtime));
-                walk(root, &p, out);
-            } else {
-                out.insert(rel, (Some(std::fs::read(&p).unwrap()), mtime));
-            }
-        }
-    }
-    if !app.exists() {
-        return None;
-    }
-    let mut out = Snapshot::new();
-    walk(app, app, &mut out);
+    let mut out = snapshot(app)?;
     out.retain(|k, _| !BOOKKEEPING.contains(&k.as_str()));
     Some(out)
 }
@@ -1122,4 +1097,109 @@ pub fn backups_consistent(app: &Path, versions: &[(&str, &Tree)]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// A foreground nginx on a loopback port, with every file it writes (pid, logs, temp files) inside its
+/// own folder; killed when dropped. Used to serve repositories over HTTP and HTTPS like a publisher would.
+pub struct Nginx {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Nginx {
+    /// Starts nginx with one server on `127.0.0.1:<free port><listen_extra>` (e.g. ` ssl`) holding
+    /// `directives`; waits until it accepts connections.
+    pub fn start(dir: &Path, listen_extra: &str, directives: &str) -> Nginx {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = free_port();
+        let build = Command::new("nginx")
+            .arg("-V")
+            .output()
+            .expect("run nginx -V");
+        let build = String::from_utf8_lossy(&build.stderr).into_owned();
+        // Every temp path points into `dir`, but only for modules this nginx was built with: naming a
+        // missing module's directive is a configuration error.
+        let mut temp_paths = format!(
+            "    client_body_temp_path \"{}/client_body\";\n",
+            dir.display()
+        );
+        for module in ["proxy", "fastcgi", "uwsgi", "scgi"] {
+            if !build.contains(&format!("--without-http_{module}_module")) {
+                temp_paths.push_str(&format!(
+                    "    {module}_temp_path \"{}/{module}\";\n",
+                    dir.display()
+                ));
+            }
+        }
+        let conf = format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+pid "{dir}/nginx.pid";
+error_log "{dir}/error.log" info;
+events {{
+    worker_connections 64;
+}}
+http {{
+    access_log "{dir}/access.log";
+{temp_paths}    default_type application/octet-stream;
+    types {{
+        application/json json;
+    }}
+    server {{
+        listen 127.0.0.1:{port}{listen_extra};
+{directives}
+    }}
+}}
+"#,
+            dir = dir.display(),
+        );
+        let conf_path = dir.join("nginx.conf");
+        write(&conf_path, conf);
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx");
+        let mut nginx = Nginx {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        // Bounded wait for readiness (not a timing assertion): nginx either listens or says why.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let log = || std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            if let Some(status) = nginx.child.try_wait().unwrap() {
+                panic!("nginx exited with {status}; error.log:\n{}", log());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not listen on {port}; error.log:\n{}",
+                log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        nginx
+    }
+
+    /// What nginx logged about the requests it served.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
 }

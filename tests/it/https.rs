@@ -6,8 +6,7 @@
 
 use crate::common::{self, site, Site};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 /// A CA and a server certificate for `127.0.0.1` (subjectAltName IP:127.0.0.1) that it signed.
 pub struct Pki {
@@ -101,98 +100,21 @@ pub fn make_pki(dir: &Path) -> Pki {
 
 /// nginx serving `root` over TLS on a loopback port, with every file it writes inside `dir`.
 pub struct TlsServer {
-    child: Child,
+    nginx: common::Nginx,
     pub port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TlsServer {
     pub fn start(dir: &Path, root: &Path, pki: &Pki) -> TlsServer {
-        std::fs::create_dir_all(dir).unwrap();
-        let port = common::free_port();
-        let build = Command::new("nginx")
-            .arg("-V")
-            .output()
-            .expect("run nginx -V");
-        let build = String::from_utf8_lossy(&build.stderr).into_owned();
-        let mut temp_paths = format!(
-            "    client_body_temp_path \"{}/client_body\";\n",
-            dir.display()
+        let directives = format!(
+            "        ssl_certificate \"{}\";\n        ssl_certificate_key \"{}\";\n        root \"{}\";\n        autoindex off;",
+            pki.cert.display(),
+            pki.key.display(),
+            root.display()
         );
-        for module in ["proxy", "fastcgi", "uwsgi", "scgi"] {
-            if !build.contains(&format!("--without-http_{module}_module")) {
-                temp_paths.push_str(&format!(
-                    "    {module}_temp_path \"{}/{module}\";\n",
-                    dir.display()
-                ));
-            }
-        }
-        let conf = format!(
-            r#"daemon off;
-master_process off;
-worker_processes 1;
-pid "{dir}/nginx.pid";
-error_log "{dir}/error.log" info;
-events {{
-    worker_connections 64;
-}}
-http {{
-    access_log "{dir}/access.log";
-{temp_paths}    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate "{cert}";
-        ssl_certificate_key "{key}";
-        root "{root}";
-        autoindex off;
-    }}
-}}
-"#,
-            dir = dir.display(),
-            root = root.display(),
-            cert = pki.cert.display(),
-            key = pki.key.display(),
-        );
-        let conf_path = dir.join("nginx.conf");
-        common::write(&conf_path, conf);
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let mut server = TlsServer {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let log = || std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("nginx exited with {status}; error.log:\n{}", log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen on {port}; error.log:\n{}",
-                log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        let nginx = common::Nginx::start(dir, " ssl", &directives);
+        let port = nginx.port;
+        TlsServer { nginx, port }
     }
 
     pub fn url(&self) -> String {
@@ -201,7 +123,7 @@ http {{
 
     /// The requests nginx has logged (`GET /path HTTP/1.1" STATUS`).
     pub fn access_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+        self.nginx.access_log()
     }
 }
 

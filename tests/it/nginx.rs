@@ -4,105 +4,26 @@
 use crate::common::{self, http, Server};
 use crate::serve::{fixture, CHANNEL, RELEASE};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// A foreground nginx on a loopback port, killed when dropped.
+/// nginx configured the way a publisher would: no listings, ETags on.
 struct Nginx {
-    child: Child,
+    // Kept for its drop: nginx stops with it.
+    _server: common::Nginx,
     url: String,
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Nginx {
-    /// Starts nginx with every file it writes inside `dir`, serving `root`; waits until it accepts.
     fn start(dir: &Path, root: &Path) -> Nginx {
-        let port = common::free_port();
-        let version = Command::new("nginx")
-            .arg("-V")
-            .output()
-            .expect("run nginx -V");
-        let build = String::from_utf8_lossy(&version.stderr).into_owned();
-        // Every temp path points into `dir`, but only for modules this nginx was built with: naming a
-        // missing module's directive is a configuration error.
-        let mut temp_paths = format!(
-            "        client_body_temp_path \"{}/client_body\";\n",
-            dir.display()
+        let directives = format!(
+            "        root \"{}\";\n        autoindex off;\n        etag on;\n        location / {{\n        }}",
+            root.display()
         );
-        for module in ["proxy", "fastcgi", "uwsgi", "scgi"] {
-            if !build.contains(&format!("--without-http_{module}_module")) {
-                temp_paths.push_str(&format!(
-                    "        {module}_temp_path \"{}/{module}\";\n",
-                    dir.display()
-                ));
-            }
+        let server = common::Nginx::start(dir, "", &directives);
+        let url = format!("http://127.0.0.1:{}", server.port);
+        Nginx {
+            _server: server,
+            url,
         }
-        let conf = format!(
-            r#"daemon off;
-master_process off;
-worker_processes 1;
-pid "{dir}/nginx.pid";
-error_log "{dir}/error.log" info;
-events {{
-    worker_connections 64;
-}}
-http {{
-    access_log "{dir}/access.log";
-{temp_paths}    default_type application/octet-stream;
-    types {{
-        application/json json;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        root "{root}";
-        autoindex off;
-        etag on;
-        location / {{
-        }}
-    }}
-}}
-"#,
-            dir = dir.display(),
-            root = root.display(),
-        );
-        let conf_path = dir.join("nginx.conf");
-        common::write(&conf_path, conf);
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx");
-        let mut nginx = Nginx {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let log = || std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-            if let Some(status) = nginx.child.try_wait().unwrap() {
-                panic!("nginx exited with {status}; error.log:\n{}", log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen on {port} within 10 s; error.log:\n{}",
-                log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        nginx
     }
 }
 
