@@ -288,14 +288,15 @@ pub fn snapshot(dir: &Path) -> Option<Snapshot> {
 
 /// Asserts that `run` left `dir` exactly as `before` (absent stays absent; same entries, bytes, mtimes).
 pub fn assert_unchanged(run: &Run, dir: &Path, before: &Option<Snapshot>) {
-    let after = snapshot(dir);
-    if &after == before {
-        return;
-    }
-    panic!(
+    assert_same(run, dir, before, &snapshot(dir));
+}
+
+fn assert_same(run: &Run, dir: &Path, before: &Option<Snapshot>, after: &Option<Snapshot>) {
+    assert!(
+        after == before,
         "`{}` changed: {}{}",
         dir.display(),
-        snapshot_diff(before, &after),
+        snapshot_diff(before, after),
         run.explain()
     );
 }
@@ -740,16 +741,7 @@ pub fn app_snapshot(app: &Path) -> Option<Snapshot> {
 
 /// Asserts that `run` left the install folder as `before` (see [`app_snapshot`]).
 pub fn assert_app_unchanged(run: &Run, app: &Path, before: &Option<Snapshot>) {
-    let after = app_snapshot(app);
-    if &after == before {
-        return;
-    }
-    panic!(
-        "`{}` changed: {}{}",
-        app.display(),
-        snapshot_diff(before, &after),
-        run.explain()
-    );
+    assert_same(run, app, before, &app_snapshot(app));
 }
 
 /// What differs between two snapshots, one entry per path.
