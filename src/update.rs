@@ -129,8 +129,20 @@ impl<'a> Session<'a> {
             dir: cfg.dir.clone(),
             source,
         })?;
-        check_writable(&layout)?;
-        let lock = lock::acquire(&layout.lock(), reporter)?;
+        let lock = lock::acquire(&layout.lock(), reporter).map_err(|e| match e {
+            LockError::Fs(f)
+                if matches!(
+                    f.source.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                UpdateError::ReadOnly {
+                    dir: cfg.dir.clone(),
+                    source: f.source,
+                }
+            }
+            other => other.into(),
+        })?;
         let recovered = apply::recover(&layout)?;
         let mut force_full = matches!(recovered, Some(Recovered::Unreadable(_)));
         let (state, had_state) = match State::load(&layout) {
@@ -358,6 +370,8 @@ impl<'a> Session<'a> {
 
     /// Downloads what `plan` needs.
     pub fn stage(&mut self, plan: &Plan) -> Result<StageStats, UpdateError> {
+        // Only when there is something to change: a normal day writes nothing into the app folder.
+        check_writable(&self.layout)?;
         let needed = plan.needed();
         if needed.iter().all(|e| stage::is_staged(&self.layout, e)) {
             return Ok(StageStats {
@@ -527,7 +541,7 @@ impl<'a> Session<'a> {
 
 /// Fails early, before any download, with the folder and the right needed, when the install folder
 /// or its `.launcher` folder does not let the launcher create, rename and delete files. The probe names
-/// carry the pid: this runs before the lock, and several launchers may start at once.
+/// carry the pid, so they never collide with another process's.
 fn check_writable(layout: &Layout) -> Result<(), UpdateError> {
     let pid = std::process::id();
     for dir in [&layout.meta, &layout.dir] {
