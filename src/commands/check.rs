@@ -11,6 +11,11 @@ use anyhow::Context;
 pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     let cfg = load_config(ctx)?;
     let mut s = Session::read_only(&cfg, &ctx.reporter);
+    if s.layout.journal().exists() {
+        ctx.reporter.warn(
+            "an interrupted update is pending; the next start finishes or undoes it before anything else",
+        );
+    }
     let remote = s
         .remote(false)
         .map_err(|e| refused_or(e, "cannot check for updates"))?;
