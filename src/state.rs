@@ -87,6 +87,10 @@ pub struct State {
     pub last: Option<LastResult>,
     #[serde(default)]
     pub failures: Option<Failures>,
+    /// The server answered `503`/`429` with `Retry-After`: not asked again before this time (seconds
+    /// since the epoch), so a fleet does not hammer an overloaded server.
+    #[serde(default)]
+    pub retry_at: Option<i64>,
 }
 
 /// The paths of an install's metadata.

@@ -13,6 +13,7 @@ use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::selfupdate::{self, Me};
+use crate::source::SourceError;
 use crate::state::{self, LastResult};
 use crate::update::{Session, UpdateError};
 use std::ffi::OsString;
@@ -150,6 +151,9 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
 
 pub use crate::error::one_line;
 
+/// The longest `Retry-After` honoured: a day.
+const MAX_RETRY_AFTER: i64 = 86_400;
+
 /// One update attempt: Ok(Some((version, bytes, replaced_self))) when something was applied;
 /// `replaced_self` is true when the running launcher's own file was replaced and it must restart.
 fn update(
@@ -158,7 +162,34 @@ fn update(
     me: &Me,
 ) -> Result<Option<(String, u64, bool)>, UpdateError> {
     let r = s.reporter;
-    let remote = s.remote(true)?;
+    let now = state::now_secs();
+    if let (Some(at), Some(i)) = (s.state.retry_at, s.installed()) {
+        // Honour the server's Retry-After (a clock set back does not block: `at` is at most a day ahead).
+        if now < at && at - now <= MAX_RETRY_AFTER {
+            r.detail(format!(
+                "The server asked not to be contacted for {} s more; starting {}",
+                at - now,
+                i.version
+            ));
+            return Ok(None);
+        }
+    }
+    let remote = match s.remote(true) {
+        Err(UpdateError::Source(SourceError::Status {
+            retry_after: Some(secs),
+            url,
+            status,
+        })) => {
+            s.state.retry_at = Some(now + secs.min(MAX_RETRY_AFTER as u64) as i64);
+            return Err(UpdateError::Source(SourceError::Status {
+                retry_after: Some(secs),
+                url,
+                status,
+            }));
+        }
+        other => other?,
+    };
+    s.state.retry_at = None;
     *mandatory = remote.manifest.mandatory
         && s.installed()
             .is_none_or(|i| i.version() < remote.manifest.version());

@@ -605,6 +605,56 @@ fn server_down_launches_the_installed_version_with_one_warning() {
 }
 
 #[test]
+fn an_overloaded_server_s_retry_after_is_honoured_on_the_next_launches() {
+    use std::io::{Read, Write};
+    let s = site();
+    s.publish("1.0");
+    s.config_folder("");
+    s.launcher(&[]).success();
+    // A server that answers every request `503` with `Retry-After: 3600`, serving one connection per
+    // `answer()` call, so the test knows exactly how many requests reached it.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    busy.set_nonblocking(true).unwrap();
+    let answer = |busy: &std::net::TcpListener| -> usize {
+        let mut served = 0;
+        while let Ok((mut c, _)) = busy.accept() {
+            c.set_nonblocking(false).unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            served += 1;
+        }
+        served
+    };
+    s.config(&format!("http://127.0.0.1:{port}/"), "Timeout = 5");
+    // The launcher blocks on its request until the test answers it: run it in a thread.
+    let first = std::thread::scope(|scope| {
+        let h = scope.spawn(|| s.launcher(&["one"]));
+        let mut served = 0;
+        while !h.is_finished() {
+            served += answer(&busy);
+            std::thread::yield_now();
+        }
+        (h.join().unwrap(), served)
+    });
+    let (r, served) = first;
+    let r = r.success().stdout_has("demo app 1.0").stderr_has("503");
+    assert_eq!(served, 1, "the first launch asks once{}", r.explain());
+    // The next launches do not contact the server until the hour is over, and still start the app.
+    let r = s.launcher(&["two"]).success().stdout_has("demo app 1.0");
+    assert_eq!(
+        answer(&busy),
+        0,
+        "the second launch contacted the server{}",
+        r.explain()
+    );
+    assert!(!r.stderr().contains("warning"), "{}", r.explain());
+}
+
+#[test]
 fn server_that_never_answers_still_launches_the_installed_version() {
     let s = site();
     s.publish("1.0");
