@@ -489,8 +489,14 @@ pub fn recover(layout: &Layout) -> Result<Option<Recovered>, ApplyError> {
 
 /// Removes temp files that an interrupted atomic write left in `.launcher/` (the caller holds the lock,
 /// so no other launcher is writing them).
+/// Prefix of the files `update` creates to test that a folder is writable.
+pub const PROBE_PREFIX: &str = ".launcher-probe-";
+
 fn remove_stale_meta_temps(layout: &Layout) {
     remove_temps_in(&layout.meta, ".tmp-");
+    // A launcher killed while testing write access leaves its probe behind.
+    remove_temps_in(&layout.meta, PROBE_PREFIX);
+    remove_temps_in(&layout.dir, PROBE_PREFIX);
 }
 
 /// Removes the files named `prefix*` directly in `folder`.

@@ -135,7 +135,7 @@ pub fn tidy(dir: &Path) -> Result<Vec<(u32, PathBuf)>, FsError> {
     for (n, p) in list(dir) {
         if p.join(INFO_FILE).exists() {
             existing.push((n, p));
-        } else if p.join(PENDING_FILE).exists() || is_empty_dir(&p) {
+        } else if p.join(PENDING_FILE).exists() || is_leftover(&p) {
             // Left by an update that stopped before its journal: nothing of value in it that recovery
             // has not already put back.
             remove_tree(&p)?;
@@ -160,8 +160,14 @@ pub fn tidy(dir: &Path) -> Result<Vec<(u32, PathBuf)>, FsError> {
     Ok(existing)
 }
 
-fn is_empty_dir(p: &Path) -> bool {
-    fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+/// Empty, or holding nothing but the temp file of an interrupted `backup.json.pending` write.
+fn is_leftover(p: &Path) -> bool {
+    fs::read_dir(p).is_ok_and(|d| {
+        d.flatten().all(|e| {
+            e.file_name().to_string_lossy().starts_with(".tmp-")
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+    })
 }
 
 /// Rotates the backups so that at most `keep - 1` remain, and creates the next, empty, folder.
@@ -195,8 +201,15 @@ mod tests {
         fs::write(mine.join("thesis.docx"), b"years of work").unwrap();
         let empty = d.path().join("bkp.005");
         fs::create_dir(&empty).unwrap();
+        let torn = d.path().join("bkp.007");
+        fs::create_dir(&torn).unwrap();
+        fs::write(torn.join(".tmp-KGSEQs"), b"{\"from\": ").unwrap();
         assert!(tidy(d.path()).unwrap().is_empty());
         assert!(!empty.exists(), "an empty leftover is removed");
+        assert!(
+            !torn.exists(),
+            "a leftover with a torn backup.json.pending write is removed"
+        );
         assert_eq!(
             fs::read(mine.join("thesis.docx")).unwrap(),
             b"years of work"

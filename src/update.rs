@@ -545,8 +545,8 @@ impl<'a> Session<'a> {
 fn check_writable(layout: &Layout) -> Result<(), UpdateError> {
     let pid = std::process::id();
     for dir in [&layout.meta, &layout.dir] {
-        let probe = dir.join(format!(".launcher-probe-{pid}"));
-        let moved = dir.join(format!(".launcher-probe-{pid}.moved"));
+        let probe = dir.join(format!("{}{pid}", apply::PROBE_PREFIX));
+        let moved = dir.join(format!("{}{pid}.moved", apply::PROBE_PREFIX));
         let result = std::fs::write(&probe, b"")
             .and_then(|()| std::fs::rename(&probe, &moved))
             .and_then(|()| std::fs::remove_file(&moved));
