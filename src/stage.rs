@@ -88,7 +88,8 @@ pub fn staged_path(layout: &Layout, sha256: &str) -> PathBuf {
 /// (damaged on disk since it was verified) is deleted, so it is downloaded again. Each file is hashed
 /// once per process (callers ask more than once per update).
 pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
-    static VERIFIED: Mutex<Vec<(PathBuf, u64, i128, u64)>> = Mutex::new(Vec::new());
+    type Key = (PathBuf, u64, i128, u64);
+    static VERIFIED: Mutex<Option<std::collections::HashSet<Key>>> = Mutex::new(None);
     let p = staged_path(layout, &e.sha256);
     let Ok(m) = fs::metadata(&p) else {
         return false;
@@ -102,15 +103,16 @@ pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
         fsutil::mtime_ns(&m),
         fsutil::file_id(&m),
     );
-    let mut verified = VERIFIED
+    let mut guard = VERIFIED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let verified = guard.get_or_insert_with(Default::default);
     if verified.contains(&key) {
         return true;
     }
     match fsutil::sha256_file(&p) {
         Ok((sha, _)) if sha == e.sha256 => {
-            verified.push(key);
+            verified.insert(key);
             true
         }
         _ => {
