@@ -76,6 +76,8 @@ pub enum PublishError {
         #[source]
         source: ManifestError,
     },
+    #[error("`{}` changed while it was being published; publish again once the release folder is complete", path.display())]
+    Changed { path: PathBuf },
     #[error(transparent)]
     Fs(#[from] FsError),
     #[error(transparent)]
@@ -401,52 +403,108 @@ fn write_manifest(
 /// Zstd level for blobs: a good ratio at hundreds of MB/s, so publishing stays disk-bound.
 const ZSTD_LEVEL: i32 = 9;
 
-/// Writes one blob (compressed when smaller); returns the bytes written, or None when it was there.
+/// Files up to this size are read, checked and compressed in memory: one read, one write (memory stays
+/// bounded: a few MiB per hashing thread).
+const IN_MEMORY: u64 = 1024 * 1024;
+
+/// A reader that hashes what passes through it, to check that a file still has the content it was
+/// hashed with (a release folder being written to while it is published must not make a bad blob).
+struct Hashing<R> {
+    inner: R,
+    hash: sha2::Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Writes one blob (compressed when that saves at least 5%); returns the bytes written, or None when
+/// it was there already. The content is checked against the hash taken earlier while it is copied.
 fn write_blob(
     repo_root: &Path,
     product: &str,
     entry: &FileEntry,
     src: &Path,
 ) -> Result<Option<u64>, PublishError> {
+    use sha2::Digest;
     let raw_path = fsutil::native(repo_root, &repo::blob(product, &entry.sha256, false));
     let zst_path = fsutil::native(repo_root, &repo::blob(product, &entry.sha256, true));
     if raw_path.exists() || zst_path.exists() {
         return Ok(None);
     }
+    let changed = || PublishError::Changed {
+        path: src.to_path_buf(),
+    };
     let dir = raw_path.parent().unwrap_or(repo_root);
     fs::create_dir_all(dir).map_err(fs_err("create folder", dir))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(fs_err("create a temp file in", dir))?;
-    let input = File::open(src).map_err(fs_err("read", src))?;
-    {
-        let mut enc = zstd::stream::write::Encoder::new(tmp.as_file_mut(), ZSTD_LEVEL)
-            .map_err(fs_err("compress", src))?;
-        let _ = enc.include_checksum(true);
-        io::copy(&mut io::BufReader::new(input), &mut enc).map_err(fs_err("compress", src))?;
-        enc.finish().map_err(fs_err("compress", src))?;
-    }
-    let compressed = tmp
-        .as_file()
-        .metadata()
-        .map_err(fs_err("read", tmp.path()))?
-        .len();
-    // Keep the compressed form only when it saves at least 5%: a blob that does not compress is served
-    // raw, so clients can resume it with a byte range and skip the decompression.
-    let (final_path, written) = if compressed < entry.size - entry.size / 20 {
-        (zst_path, compressed)
+    // A blob that does not compress is stored raw, so clients can resume it with a byte range and skip
+    // the decompression.
+    let worth = |compressed: u64| compressed < entry.size - entry.size / 20;
+    let (final_path, written) = if entry.size <= IN_MEMORY {
+        let data = fs::read(src).map_err(fs_err("read", src))?;
+        if data.len() as u64 != entry.size
+            || hex::encode(sha2::Sha256::digest(&data)) != entry.sha256
+        {
+            return Err(changed());
+        }
+        let packed = zstd::bulk::compress(&data, ZSTD_LEVEL).map_err(fs_err("compress", src))?;
+        let (bytes, path) = if worth(packed.len() as u64) {
+            (&packed, zst_path)
+        } else {
+            (&data, raw_path)
+        };
+        tmp.write_all(bytes).map_err(fs_err("write", tmp.path()))?;
+        (path, bytes.len() as u64)
     } else {
-        tmp.as_file_mut()
-            .set_len(0)
-            .map_err(fs_err("write", tmp.path()))?;
-        use std::io::Seek;
-        tmp.as_file_mut()
-            .rewind()
-            .map_err(fs_err("write", tmp.path()))?;
-        let mut input = File::open(src).map_err(fs_err("read", src))?;
-        io::copy(&mut input, tmp.as_file_mut()).map_err(fs_err("copy", src))?;
-        (raw_path, entry.size)
+        let open = || -> Result<Hashing<io::BufReader<File>>, PublishError> {
+            let f = File::open(src).map_err(fs_err("read", src))?;
+            Ok(Hashing {
+                inner: io::BufReader::new(f),
+                hash: sha2::Sha256::new(),
+            })
+        };
+        let mut input = open()?;
+        {
+            let mut enc = zstd::stream::write::Encoder::new(tmp.as_file_mut(), ZSTD_LEVEL)
+                .map_err(fs_err("compress", src))?;
+            let _ = enc.include_checksum(true);
+            io::copy(&mut input, &mut enc).map_err(fs_err("compress", src))?;
+            enc.finish().map_err(fs_err("compress", src))?;
+        }
+        if hex::encode(input.hash.finalize()) != entry.sha256 {
+            return Err(changed());
+        }
+        let compressed = tmp
+            .as_file()
+            .metadata()
+            .map_err(fs_err("read", tmp.path()))?
+            .len();
+        if worth(compressed) {
+            (zst_path, compressed)
+        } else {
+            use std::io::Seek;
+            tmp.as_file_mut()
+                .set_len(0)
+                .map_err(fs_err("write", tmp.path()))?;
+            tmp.as_file_mut()
+                .rewind()
+                .map_err(fs_err("write", tmp.path()))?;
+            let mut input = open()?;
+            io::copy(&mut input, tmp.as_file_mut()).map_err(fs_err("copy", src))?;
+            if hex::encode(input.hash.finalize()) != entry.sha256 {
+                return Err(changed());
+            }
+            (raw_path, entry.size)
+        }
     };
     tmp.as_file_mut()
         .flush()
@@ -525,13 +583,14 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
 
     // New blobs, each content once, in parallel.
     let mut seen = BTreeSet::new();
+    let by_path: std::collections::HashMap<&str, &Found> =
+        found.iter().map(|x| (x.rel.as_str(), x)).collect();
     let unique: Vec<(&FileEntry, &Found)> = files
         .iter()
         .filter(|f| seen.insert(f.sha256.clone()))
         .map(|f| {
-            let src = found.iter().find(|x| x.rel == f.path);
             // Every entry was made from a found file with the same path.
-            (f, src.expect("hashed files come from the walk"))
+            (f, by_path[f.path.as_str()])
         })
         .collect();
     let written = AtomicU64::new(0);
@@ -626,4 +685,48 @@ pub fn promote(req: &PromoteRequest) -> Result<Option<String>, PublishError> {
     m.channel = req.channel.clone();
     write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
     Ok(current.map(|c| c.version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(data: &[u8], sha256: String) -> FileEntry {
+        FileEntry {
+            path: "f".into(),
+            size: data.len() as u64,
+            mtime: "2026-01-01T00:00:00Z".into(),
+            sha256,
+            exec: false,
+            zsize: None,
+        }
+    }
+
+    #[test]
+    fn a_file_changed_since_it_was_hashed_makes_no_blob() {
+        let d = tempfile::tempdir().unwrap();
+        for size in [10usize, 2 * 1024 * 1024] {
+            let src = d.path().join(format!("src-{size}"));
+            let data = vec![b'a'; size];
+            std::fs::write(&src, &data).unwrap();
+            let e = entry(&data, fsutil::sha256_bytes(&data));
+            std::fs::write(&src, vec![b'b'; size]).unwrap(); // changed after hashing
+            let repo = d.path().join(format!("repo-{size}"));
+            let err = write_blob(&repo, "demo", &e, &src).unwrap_err();
+            assert!(matches!(err, PublishError::Changed { .. }), "{err}");
+            let blobs = repo.join("demo/blobs");
+            let left: Vec<_> = walkdir::WalkDir::new(&blobs)
+                .into_iter()
+                .flatten()
+                .filter(|x| x.file_type().is_file())
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+            // Unchanged, it is stored: compressed when that is smaller (2 MiB of one byte), else raw.
+            std::fs::write(&src, &data).unwrap();
+            assert!(write_blob(&repo, "demo", &e, &src).unwrap().is_some());
+            let zst = fsutil::native(&repo, &repo::blob("demo", &e.sha256, true)).is_file();
+            let raw = fsutil::native(&repo, &repo::blob("demo", &e.sha256, false)).is_file();
+            assert_eq!((zst, raw), (size > 100, size <= 100));
+        }
+    }
 }
