@@ -16,7 +16,13 @@ pub fn assets_app() -> PathBuf {
 
 /// A `launcher` command with the environment cleared (PATH kept so the app's shell script works).
 pub fn launcher() -> Command {
-    let mut c = Command::new(BIN);
+    launcher_at(Path::new(BIN))
+}
+
+/// A command for a launcher file at `exe` (a copy of the binary, or whatever a release put there),
+/// with the environment cleared as [`launcher`] does.
+pub fn launcher_at(exe: &Path) -> Command {
+    let mut c = Command::new(exe);
     c.env_clear();
     if let Some(path) = std::env::var_os("PATH") {
         c.env("PATH", path);
@@ -163,23 +169,55 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// `launcher publish --source SOURCE --repo REPO --product PRODUCT --version VERSION EXTRA...`, to run.
+pub fn publish_command(
+    source: &Path,
+    repo: &Path,
+    product: &str,
+    version: &str,
+    extra: &[&str],
+) -> Command {
+    let mut c = launcher();
+    c.args(["publish", "--source"])
+        .arg(source)
+        .arg("--repo")
+        .arg(repo)
+        .args(["--product", product, "--version", version])
+        .args(extra);
+    c
+}
+
 /// `launcher publish` of `source` as `version` into `repo` (product `demo`, channel `stable`).
 pub fn publish(source: &Path, repo: &Path, version: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "publish",
-        "--source",
-        source.to_str().unwrap(),
-        "--repo",
-        repo.to_str().unwrap(),
-        "--product",
-        "demo",
-        "--version",
-        version,
-        "--executable",
-        "bin/demo",
-    ];
+    let mut args = vec!["--executable", "bin/demo"];
     args.extend_from_slice(extra);
-    launcher_run(&args, Some(repo))
+    run(
+        publish_command(source, repo, "demo", version, &args),
+        Some(repo),
+    )
+}
+
+/// Runs `minisign ARGS...` in `dir` with `stdin` fed to it (the tool reads passwords from a
+/// non-terminal stdin; an unencrypted key needs none, and minisign may exit before reading it).
+pub fn minisign(args: &[&str], stdin: &str, dir: &Path) -> Run {
+    use std::io::Write;
+    let mut c = Command::new("minisign");
+    c.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let cmd = format!("{c:?} <<< {stdin:?}");
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    Run {
+        cmd,
+        out,
+        dir: Some(dir.to_path_buf()),
+    }
 }
 
 /// A running `launcher serve`, stopped when dropped.
@@ -467,19 +505,6 @@ impl LoggedServer {
 }
 
 // --- Installed launchers that update themselves (used by tests/it/selfupdate.rs).
-
-/// A command for a launcher file at `exe` (a copy of the binary, or whatever a release put there),
-/// with the environment cleared as [`launcher`] does.
-pub fn launcher_at(exe: &Path) -> Command {
-    let mut c = Command::new(exe);
-    c.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        c.env("PATH", path);
-    }
-    c.env("NO_COLOR", "1");
-    c.stdin(Stdio::null());
-    c
-}
 
 /// [`run`] for a program file the test has just written: another test thread that forks at that
 /// moment holds the file open for writing until its child execs, which makes `exec` fail with

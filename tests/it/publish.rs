@@ -3,8 +3,8 @@
 //! releases, version ordering, and each refusal (with nothing written to the repository).
 
 use crate::common::{
-    self, assert_unchanged, launcher_run, publish_on, sample_release, sha256_hex, snapshot,
-    PLATFORM,
+    self, assert_unchanged, launcher_run, publish_command, publish_on, sample_release, sha256_hex,
+    snapshot, PLATFORM,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -449,22 +449,14 @@ fn publish_refuses_an_executable_that_is_not_in_the_release_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let rel = sample_release(tmp.path(), "release", "1.0");
-    let run = launcher_run(
-        &[
-            "publish",
-            "--source",
-            rel.to_str().unwrap(),
-            "--repo",
-            repo.to_str().unwrap(),
-            "--product",
+    let run = common::run(
+        publish_command(
+            &rel,
+            &repo,
             "demo",
-            "--version",
             "1.0",
-            "--platform",
-            PLATFORM,
-            "--executable",
-            "bin/missing",
-        ],
+            &["--platform", PLATFORM, "--executable", "bin/missing"],
+        ),
         Some(tmp.path()),
     )
     .failure()
@@ -472,22 +464,14 @@ fn publish_refuses_an_executable_that_is_not_in_the_release_folder() {
     assert_unchanged(&run, &repo, &None);
 
     // A folder is not a file either.
-    let run = launcher_run(
-        &[
-            "publish",
-            "--source",
-            rel.to_str().unwrap(),
-            "--repo",
-            repo.to_str().unwrap(),
-            "--product",
+    let run = common::run(
+        publish_command(
+            &rel,
+            &repo,
             "demo",
-            "--version",
             "1.0",
-            "--platform",
-            PLATFORM,
-            "--executable",
-            "bin",
-        ],
+            &["--platform", PLATFORM, "--executable", "bin"],
+        ),
         Some(tmp.path()),
     )
     .failure()
@@ -673,22 +657,14 @@ fn publish_refuses_a_bad_product_channel_or_platform_name() {
     let repo = tmp.path().join("repo");
     let rel = sample_release(tmp.path(), "release", "1.0");
     for product in ["../evil", "a/b", "my app", ".hidden", ""] {
-        let run = launcher_run(
-            &[
-                "publish",
-                "--source",
-                rel.to_str().unwrap(),
-                "--repo",
-                repo.to_str().unwrap(),
-                "--product",
+        let run = common::run(
+            publish_command(
+                &rel,
+                &repo,
                 product,
-                "--version",
                 "1.0",
-                "--platform",
-                PLATFORM,
-                "--executable",
-                "bin/demo",
-            ],
+                &["--platform", PLATFORM, "--executable", "bin/demo"],
+            ),
             Some(tmp.path()),
         )
         .failure()

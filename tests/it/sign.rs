@@ -2,34 +2,8 @@
 //! sign and verify with `minisign`, keys from `minisign -G` sign `launcher publish`, and `minisign -V`
 //! accepts what `publish` signs. Encrypted keys take their password from `LAUNCHER_KEY_PASSWORD`.
 
-use crate::common::{self, assert_unchanged, launcher, sample_release, snapshot, Run};
-use std::io::Write;
+use crate::common::{self, assert_unchanged, launcher, minisign, sample_release, snapshot, Run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-/// Runs `minisign ARGS...` with `stdin` fed to it (the tool reads passwords from a non-terminal stdin).
-fn minisign(args: &[&str], stdin: &str, dir: &Path) -> Run {
-    let mut c = Command::new("minisign");
-    c.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let cmd = format!("{c:?} <<< {stdin:?}");
-    let mut child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    // minisign may exit before reading everything (an unencrypted key needs no password).
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        cmd,
-        out,
-        dir: Some(dir.to_path_buf()),
-    }
-}
 
 fn keygen(dir: &Path, sk: &Path, pk: &Path, extra: &[&str], password: Option<&str>) -> Run {
     let mut c = launcher();
@@ -52,24 +26,20 @@ fn publish_signed(tmp: &Path, repo: &Path, key: &Path, password: Option<&str>) -
     if !rel.exists() {
         sample_release(tmp, "release", "1.0");
     }
-    let mut c = launcher();
-    c.args([
-        "publish",
-        "--source",
-        rel.to_str().unwrap(),
-        "--repo",
-        repo.to_str().unwrap(),
-        "--product",
+    let mut c = common::publish_command(
+        &rel,
+        repo,
         "demo",
-        "--version",
         "1.0",
-        "--executable",
-        "bin/demo",
-        "--platform",
-        common::PLATFORM,
-        "--secret-key",
-        key.to_str().unwrap(),
-    ]);
+        &[
+            "--executable",
+            "bin/demo",
+            "--platform",
+            common::PLATFORM,
+            "--secret-key",
+            key.to_str().unwrap(),
+        ],
+    );
     if let Some(p) = password {
         c.env("LAUNCHER_KEY_PASSWORD", p);
     }

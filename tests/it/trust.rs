@@ -5,7 +5,6 @@
 //! tool accepts ours. With a key, downgrades (except `rollback`) and expired manifests are refused.
 
 use crate::common::{self, keygen_at, sig_path, site, Keys, LoggedServer, Run, Site};
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -16,27 +15,6 @@ fn blob_requests(server: &LoggedServer) -> Vec<String> {
         .into_iter()
         .filter(|l| l.contains("/blobs/"))
         .collect()
-}
-
-/// Runs `minisign ARGS...` in `dir` with an empty stdin (the keys here are unencrypted).
-fn minisign(args: &[&str], dir: &Path) -> Run {
-    let mut c = Command::new("minisign");
-    c.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let cmd = format!("{c:?}");
-    let mut child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd}: {e}"));
-    let _ = child.stdin.take().unwrap().write_all(b"\n");
-    let out = child.wait_with_output().unwrap();
-    Run {
-        cmd,
-        out,
-        dir: Some(dir.to_path_buf()),
-    }
 }
 
 /// Ways to spoil a signed manifest, and the words the refusal must use.
@@ -205,7 +183,7 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
     }
     let s = site();
     let (sk, pk) = (s.root.join("tool.key"), s.root.join("tool.pub"));
-    minisign(
+    common::minisign(
         &[
             "-G",
             "-W",
@@ -214,6 +192,7 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
             "-p",
             pk.to_str().unwrap(),
         ],
+        "\n",
         &s.root,
     )
     .success();
@@ -221,7 +200,7 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
     s.publish("1.0", &[]);
     for m in [s.channel(), s.release("1.0")] {
         assert!(!sig_path(&m).exists());
-        minisign(
+        common::minisign(
             &[
                 "-S",
                 "-s",
@@ -231,6 +210,7 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
                 "-t",
                 "signed by the minisign tool",
             ],
+            "\n",
             &s.root,
         )
         .success();
@@ -250,8 +230,9 @@ fn minisign_tool_signatures_are_accepted_and_minisign_accepts_ours() {
     // 2.0: signed by `publish` with the tool's key; the tool accepts the signature, and so does the client.
     s.publish("2.0", &["--secret-key", sk.to_str().unwrap()]);
     for m in [s.channel(), s.release("2.0")] {
-        minisign(
+        common::minisign(
             &["-V", "-p", pk.to_str().unwrap(), "-m", m.to_str().unwrap()],
+            "\n",
             &s.root,
         )
         .success()
