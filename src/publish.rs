@@ -521,6 +521,23 @@ fn write_blob(
     Ok(Some(written))
 }
 
+/// Refuses to point `channel` (currently at `current`) back to an older `version`, unless forced.
+fn refuse_older(
+    current: Option<&Manifest>,
+    version: &Version,
+    channel: &str,
+    force: bool,
+) -> Result<(), PublishError> {
+    match current {
+        Some(cur) if cur.version() > *version && !force => Err(PublishError::Older {
+            channel: channel.to_string(),
+            current: cur.version.clone(),
+            version: version.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `launcher publish`.
 pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSummary, PublishError> {
     check_names(&req.product, &req.channel, &req.platform)?;
@@ -556,15 +573,7 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
             });
         }
     }
-    if let Some(cur) = &current {
-        if cur.version() > version && !req.force {
-            return Err(PublishError::Older {
-                channel: req.channel.clone(),
-                current: cur.version.clone(),
-                version: req.version.clone(),
-            });
-        }
-    }
+    refuse_older(current.as_ref(), &version, &req.channel, req.force)?;
     if let Some(old) = existing {
         // Same content: the release stays as it is; the channel may still need to point at it.
         summary.existing_release = true;
@@ -671,15 +680,7 @@ pub fn promote(req: &PromoteRequest) -> Result<Option<String>, PublishError> {
     }
     let channel_key = repo::channel_manifest(&req.product, &req.channel, &req.platform);
     let current = read_repo_manifest(&fsutil::native(&req.repo, &channel_key))?;
-    if let Some(cur) = &current {
-        if cur.version() > version && !req.force {
-            return Err(PublishError::Older {
-                channel: req.channel.clone(),
-                current: cur.version.clone(),
-                version: req.version.clone(),
-            });
-        }
-    }
+    refuse_older(current.as_ref(), &version, &req.channel, req.force)?;
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
     let mut m = release;
     m.channel = req.channel.clone();
