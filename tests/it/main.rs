@@ -12,6 +12,8 @@ mod https;
 mod nginx;
 mod proxy;
 mod publish;
+mod publish_lock;
+mod publish_rules;
 mod selfupdate;
 mod serve;
 mod sign;
