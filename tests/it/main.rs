@@ -8,6 +8,8 @@ mod crash;
 mod demo;
 mod faults;
 mod hostile;
+mod hostile_text;
+mod messages;
 mod https;
 mod nginx;
 mod proxy;
