@@ -66,7 +66,11 @@ fn a_hostile_manifest_is_refused_with_escaped_short_messages_and_a_log_line_that
         "{}",
         r.explain()
     );
-    assert!(err.contains("and 3990 more"), "no count of the rest{}", r.explain());
+    assert!(
+        err.contains("and 3990 more"),
+        "no count of the rest{}",
+        r.explain()
+    );
     assert!(
         err.lines().count() < 20,
         "{} lines on stderr for one refused manifest{}",
@@ -103,8 +107,10 @@ fn a_hostile_version_string_is_shown_escaped() {
     s.assert_launched(&r, "1.0.0");
     assert_clean(&r.stderr(), "stderr");
     assert!(
-        r.stderr().contains("`2.0\\x1b[1A\\x1b[2Kdemo app 2.0` is not a version")
-            && r.stderr().contains("`\\u{202e}2026` is not an RFC 3339 date")
+        r.stderr()
+            .contains("`2.0\\x1b[1A\\x1b[2Kdemo app 2.0` is not a version")
+            && r.stderr()
+                .contains("`\\u{202e}2026` is not an RFC 3339 date")
             && r.stderr().contains("zsize 99999999 is larger")
             && !r.stderr().contains("Some("),
         "{}",

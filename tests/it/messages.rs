@@ -24,9 +24,9 @@ fn a_read_only_folder_in_the_install_is_named_as_such_not_as_a_file_in_use() {
     let r = s.launcher(&[]).success();
     s.assert_launched(&r, "1.0.0");
     assert!(
-        r.stderr()
-            .contains(&format!("the folder `{docs_s}` is read-only or this user may not change it"))
-            && r.stderr().contains("Modify"),
+        r.stderr().contains(&format!(
+            "the folder `{docs_s}` is read-only or this user may not change it"
+        )) && r.stderr().contains("Modify"),
         "the message does not name the read-only folder and what to do{}",
         r.explain()
     );
@@ -54,9 +54,10 @@ fn a_missing_working_folder_is_named_instead_of_the_executable() {
     let r = s.launcher(&[]).failure();
     let missing = s.root.join("work/here");
     assert!(
-        r.stderr()
-            .contains(&format!("the app's working folder `{}` does not exist", missing.display()))
-            && r.stderr().contains("WorkingDir"),
+        r.stderr().contains(&format!(
+            "the app's working folder `{}` does not exist",
+            missing.display()
+        )) && r.stderr().contains("WorkingDir"),
         "{}",
         r.explain()
     );
@@ -74,7 +75,10 @@ fn a_missing_working_folder_is_named_instead_of_the_executable() {
 /// A release of two small files (about 200 bytes in all).
 fn tiny_release(dir: &Path) {
     let exe = dir.join("bin/demo");
-    write(&exe, "#!/bin/sh\necho \"demo app $(cat \"$(dirname \"$0\")/../VERSION\")\"\n");
+    write(
+        &exe,
+        "#!/bin/sh\necho \"demo app $(cat \"$(dirname \"$0\")/../VERSION\")\"\n",
+    );
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     write(&dir.join("VERSION"), "tiny\n");
 }

@@ -157,8 +157,16 @@ fn concurrent_publishes_of_different_versions_leave_the_channel_at_the_newest_si
     let versions: Vec<String> = (1..=8).map(|i| format!("2.0.{i}")).collect();
     let children: Vec<(String, Child)> = versions
         .iter()
-        .map(|v| {
+        .zip(1u64..)
+        .map(|(v, seed)| {
             let src = sample_release(&s.root, &format!("rel-{v}"), v);
+            // Content of its own to store, so each publish spends a while between its checks and its
+            // writes, as real ones do; the newer the version, the less, so without the lock an older
+            // version that started with the others would write its channel manifest last.
+            write(
+                &src.join("data/payload.bin"),
+                noise(seed, (9 - seed as usize) << 20),
+            );
             (v.clone(), spawn_publish(&src, &s.repo, v, &keys, &[]))
         })
         .collect();
