@@ -530,6 +530,22 @@ mod tests {
     }
 
     #[test]
+    fn lf_crlf_and_lone_cr_all_end_lines_and_number_them_alike() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let text = ["[Update]", "Enable = 0", "Servr = x", "[App]", "Dir = d"].join(eol);
+            let e = p(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("launcher.ini:3: unknown key `Servr`") && e.lines().count() == 1,
+                "{eol:?}: {e}"
+            );
+        }
+        assert_eq!(
+            ini_lines("a\r\rb\r\n\nc").collect::<Vec<_>>(),
+            ["a", "", "b", "", "c"]
+        );
+    }
+
+    #[test]
     fn windows_paths_are_absolute_and_exe_stem_names_the_ini() {
         let c = p("[Update]\nEnable = 0\n[App]\nDir = C:\\Program Files\\Opeka\n").unwrap();
         assert_eq!(c.dir, PathBuf::from("C:\\Program Files\\Opeka"));
