@@ -362,8 +362,9 @@ fn content_difference(old: &Manifest, files: &[FileEntry], executable: &str) -> 
     for f in files {
         match old_files.get(f.path.as_str()) {
             None => return Some(format!("`{}` is new", f.path)),
-            Some(o) if o.sha256 != f.sha256 || o.exec != f.exec => {
-                return Some(format!("`{}` changed", f.path))
+            Some(o) if o.sha256 != f.sha256 => return Some(format!("`{}` changed", f.path)),
+            Some(o) if o.exec != f.exec => {
+                return Some(format!("`{}` changed its executable bit", f.path))
             }
             _ => {}
         }

@@ -243,6 +243,9 @@ fn a_publisher_killed_while_holding_the_lock_does_not_block_the_next_one() {
     let keys = keygen_at(&s.root, "release");
     let a = sample_release(&s.root, "rel-a", "3.0.0");
     let b = sample_release(&s.root, "rel-b", "3.0.1");
+    let earlier = sample_release(&s.root, "rel-earlier", "2.9.0");
+    let sk = keys.sk.to_str().unwrap();
+    common::publish_on(&earlier, &s.repo, "2.9.0", &["--secret-key", sk]).success();
     let mut first = spawn_publish(
         &a,
         &s.repo,
@@ -257,6 +260,24 @@ fn a_publisher_killed_while_holding_the_lock_does_not_block_the_next_one() {
         said.contains(&s.repo.join("demo/.lock").display().to_string()),
         "the wait does not name the lock file: {said}"
     );
+    // `promote` waits for the same lock.
+    let mut promote = launcher();
+    promote
+        .args(["promote", "--repo"])
+        .arg(&s.repo)
+        .args([
+            "--product",
+            "demo",
+            "--version",
+            "2.9.0",
+            "--channel",
+            "test",
+        ])
+        .args(["--platform", PLATFORM, "--secret-key", sk])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut promote = promote.spawn().expect("start launcher promote");
+    await_stderr(&mut promote, "waiting for it to finish");
     first.kill().unwrap();
     first.wait().unwrap();
     let status = second.wait().unwrap();
@@ -264,6 +285,13 @@ fn a_publisher_killed_while_holding_the_lock_does_not_block_the_next_one() {
         status.success(),
         "the second publish failed after the first was killed"
     );
+    let status = promote.wait().unwrap();
+    assert!(
+        status.success(),
+        "the promote failed after the publish was killed"
+    );
+    let test_channel = s.repo.join(format!("demo/channels/test/{PLATFORM}.json"));
+    assert_signed(&test_channel, &keys, "test channel");
     assert_signed(&s.channel(), &keys, "channel");
     assert_eq!(
         std::fs::read(s.channel()).unwrap(),
@@ -276,11 +304,5 @@ fn a_publisher_killed_while_holding_the_lock_does_not_block_the_next_one() {
     // The lock file stays behind and blocks nothing.
     assert!(s.repo.join("demo/.lock").is_file());
     let c = sample_release(&s.root, "rel-c", "3.0.2");
-    common::publish_on(
-        &c,
-        &s.repo,
-        "3.0.2",
-        &["--secret-key", keys.sk.to_str().unwrap()],
-    )
-    .success();
+    common::publish_on(&c, &s.repo, "3.0.2", &["--secret-key", sk]).success();
 }
