@@ -87,6 +87,12 @@ pub enum ApplyError {
         #[source]
         source: io::Error,
     },
+    #[error("the folder `{}` is read-only or this user may not change it, so the update cannot rename files there; ask IT to grant Modify on the install folder and everything in it, or run the launcher as a user who may", dir.display())]
+    FolderNotWritable {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("`{}` is in use or locked and cannot be replaced; close the program that uses it and start again", path.display())]
     InUse {
         path: PathBuf,
@@ -136,12 +142,21 @@ pub fn crash_point(_name: &str) {}
 /// Renames with a few short retries: on Windows a virus scanner or indexer often holds a new file for
 /// a moment. A file that stays locked is reported as in use, by `busy`: the app's file (the source of
 /// a move into the backup, the destination of a placement), not the backup or staging path.
+///
+/// On Unix nothing locks a file against renaming, so "permission denied" or "read-only file system"
+/// means a folder on the way cannot be changed: that is said, with the folder, and not retried.
 fn rename_retry(from: &Path, to: &Path, busy: &Path) -> Result<(), ApplyError> {
     let mut last = None;
     for attempt in 0..5u32 {
         match injected_rename_failure(busy).map_or_else(|| fs::rename(from, to), Err) {
             Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied || is_sharing_violation(&e) => {
+            Err(e) if cfg!(unix) && is_no_permission(&e) => {
+                return Err(ApplyError::FolderNotWritable {
+                    dir: unwritable_folder(from, to),
+                    source: e,
+                });
+            }
+            Err(e) if is_in_use(&e) => {
                 last = Some(e);
                 std::thread::sleep(std::time::Duration::from_millis(50 << attempt));
             }
@@ -154,11 +169,45 @@ fn rename_retry(from: &Path, to: &Path, busy: &Path) -> Result<(), ApplyError> {
     })
 }
 
+fn is_no_permission(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// A file held by another program: a sharing violation or "access denied" on Windows (a running or
+/// open file), "busy" anywhere.
+fn is_in_use(e: &io::Error) -> bool {
+    is_sharing_violation(e)
+        || (cfg!(windows) && e.kind() == io::ErrorKind::PermissionDenied)
+        || matches!(
+            e.kind(),
+            io::ErrorKind::ResourceBusy | io::ErrorKind::ExecutableFileBusy
+        )
+}
+
+/// The folder of a failed rename that cannot be changed: the source's or the destination's, whichever
+/// a file cannot be created in (the source's when both can, since it was the file being taken away).
+fn unwritable_folder(from: &Path, to: &Path) -> PathBuf {
+    let folders = [from.parent(), to.parent()];
+    for dir in folders.into_iter().flatten() {
+        let probe = dir.join(format!(".launcher-probe-{}", std::process::id()));
+        match fs::write(&probe, b"") {
+            Ok(()) => {
+                let _ = fs::remove_file(&probe);
+            }
+            Err(_) => return dir.to_path_buf(),
+        }
+    }
+    from.parent().unwrap_or(from).to_path_buf()
+}
+
 #[cfg(feature = "fault-injection")]
 fn injected_rename_failure(busy: &Path) -> Option<io::Error> {
     let want = std::env::var("LAUNCHER_LOCKED_FILE").ok()?;
     busy.ends_with(&want)
-        .then(|| io::Error::new(io::ErrorKind::PermissionDenied, "injected: file in use"))
+        .then(|| io::Error::new(io::ErrorKind::ResourceBusy, "injected: file in use"))
 }
 
 #[cfg(not(feature = "fault-injection"))]

@@ -153,13 +153,38 @@ fn strip_comment(v: &str) -> &str {
     v.trim_end()
 }
 
+/// The lines of an ini file, ended by LF, CRLF or a lone CR: an ini saved by an old Mac editor, or
+/// mangled by a transfer, ends its lines with CR alone, and read with LF only it would be one long
+/// line reported whole as an unknown section.
+fn ini_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.find(['\r', '\n']) {
+            Some(i) => {
+                let line = &rest[..i];
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+                Some(line)
+            }
+            None => {
+                let line = rest;
+                rest = "";
+                Some(line)
+            }
+        }
+    })
+}
+
 /// Parses ini text; `path` is used for messages and to resolve relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let mut errors = Vec::new();
     let mut values: Vec<(&'static str, &'static str, String, usize)> = Vec::new();
     let mut section: Option<&'static str> = None;
-    for (idx, raw) in text.lines().enumerate() {
+    for (idx, raw) in ini_lines(text).enumerate() {
         let line_no = idx + 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
@@ -502,6 +527,22 @@ mod tests {
         );
         assert!(e.contains(":5: `Backups = many` is not valid"), "{e}");
         assert!(e.contains(":6: unknown section `[Ap]`"), "{e}");
+    }
+
+    #[test]
+    fn lf_crlf_and_lone_cr_all_end_lines_and_number_them_alike() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let text = ["[Update]", "Enable = 0", "Servr = x", "[App]", "Dir = d"].join(eol);
+            let e = p(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("launcher.ini:3: unknown key `Servr`") && e.lines().count() == 1,
+                "{eol:?}: {e}"
+            );
+        }
+        assert_eq!(
+            ini_lines("a\r\rb\r\n\nc").collect::<Vec<_>>(),
+            ["a", "", "b", "", "c"]
+        );
     }
 
     #[test]

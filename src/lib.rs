@@ -28,5 +28,6 @@ pub mod sign;
 pub mod source;
 pub mod stage;
 pub mod state;
+pub mod text;
 pub mod update;
 pub mod version;

@@ -1,7 +1,8 @@
 //! One launcher at a time changes an install: an exclusive lock on `<Dir>/.launcher/lock` (the standard
 //! library's `File::try_lock`: `flock` on Unix, `LockFileEx` on Windows; it replaced fd-lock, whose guard
 //! borrows the lock and made holding it across calls awkward). The OS releases it when the holder dies, so a killed
-//! launcher never blocks the next one. Waiting is bounded and says so when it takes long.
+//! launcher never blocks the next one. Waiting is bounded and says so when it takes long. `publish`
+//! and `promote` use the same mechanism ([`wait_for`]) on a lock file in the repository.
 
 use crate::fsutil::{fs_err, FsError};
 use crate::progress::Reporter;
@@ -27,6 +28,27 @@ pub struct InstallLock {
 
 /// Takes the install lock, waiting (bounded) while another launcher holds it.
 pub fn acquire(path: &Path, reporter: &Reporter) -> Result<InstallLock, LockError> {
+    match wait_for(
+        path,
+        reporter,
+        "Another launcher is updating this app; waiting for it to finish",
+        MAX_WAIT,
+    )? {
+        Some(file) => Ok(InstallLock { _file: file }),
+        None => Err(LockError::Timeout(path.to_path_buf())),
+    }
+}
+
+/// Opens (creating it if needed) and exclusively locks `path`, waiting while another process holds it;
+/// `waiting` is said once after 2 s. Returns None when `max_wait` passed without getting the lock. The
+/// lock lives as long as the returned file and dies with the process, so a killed holder never leaves a
+/// lock behind that blocks the next one: the file itself stays and means nothing while unlocked.
+pub fn wait_for(
+    path: &Path,
+    reporter: &Reporter,
+    waiting: &str,
+    max_wait: Duration,
+) -> Result<Option<File>, FsError> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -38,16 +60,16 @@ pub fn acquire(path: &Path, reporter: &Reporter) -> Result<InstallLock, LockErro
     let mut told = false;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(InstallLock { _file: file }),
+            Ok(()) => return Ok(Some(file)),
             Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => return Err(fs_err("lock", path)(e).into()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(fs_err("lock", path)(e)),
         }
         if !told && start.elapsed() > Duration::from_secs(2) {
-            reporter.info("Another launcher is updating this app; waiting for it to finish");
+            reporter.info(waiting);
             told = true;
         }
-        if start.elapsed() > MAX_WAIT {
-            return Err(LockError::Timeout(path.to_path_buf()));
+        if start.elapsed() > max_wait {
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

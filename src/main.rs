@@ -2,6 +2,7 @@
 //! a documented exit code. All the work lives in the library.
 
 use launcher::error::{code, Failure};
+use launcher::text::escape_output;
 use std::io::Write;
 
 fn main() {
@@ -36,10 +37,10 @@ fn report(err: &anyhow::Error) -> i32 {
     let mut status = code::ERROR;
     let mut hint = None;
     if let Some(first) = chain.next() {
-        let _ = writeln!(stderr, "error: {first}");
+        let _ = writeln!(stderr, "error: {}", escape_output(&first.to_string()));
     }
     for cause in chain {
-        let _ = writeln!(stderr, "  caused by: {cause}");
+        let _ = writeln!(stderr, "  caused by: {}", escape_output(&cause.to_string()));
     }
     // A `Failure` attached with `.context(..)` is only reachable through anyhow's own downcast (the
     // chain yields anyhow's context wrapper, not the `Failure`); one further in is found in the chain.
@@ -52,7 +53,7 @@ fn report(err: &anyhow::Error) -> i32 {
         hint = hint.or_else(|| f.hint.clone());
     }
     if let Some(h) = hint {
-        let _ = writeln!(stderr, "hint: {h}");
+        let _ = writeln!(stderr, "hint: {}", escape_output(&h));
     }
     status
 }

@@ -6,6 +6,7 @@
 //! writes and signs. It never reads the network or the install folder.
 
 use crate::paths;
+use crate::text::{escape, first_lines};
 use crate::version::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ pub const MAX_FILES: usize = 250_000;
 /// Largest single file (1 TiB) and whole release (4 TiB): beyond any real app, small enough for u64 sums.
 pub const MAX_FILE_SIZE: u64 = 1 << 40;
 pub const MAX_TOTAL_SIZE: u64 = 1 << 42;
+/// Problems of an invalid manifest shown in its message; the rest are counted.
+pub const MAX_PROBLEMS_SHOWN: usize = 10;
 /// Deepest JSON nesting accepted (the manifest itself needs 3).
 const MAX_JSON_DEPTH: usize = 16;
 
@@ -71,7 +74,7 @@ pub enum ManifestError {
         "the manifest has format {found}; this launcher reads format {FORMAT}: update the launcher"
     )]
     Format { found: u32 },
-    #[error("the manifest is invalid:\n{}", .problems.join("\n"))]
+    #[error("the manifest is invalid:\n{}", first_lines(.problems, MAX_PROBLEMS_SHOWN))]
     Invalid { problems: Vec<String> },
 }
 
@@ -102,7 +105,8 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{what} `{name}` is not allowed: use 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`"
+            "{what} `{}` is not allowed: use 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.`",
+            escape(name)
         ))
     }
 }
@@ -182,12 +186,15 @@ impl Manifest {
         if parse_time(&self.published).is_none() {
             problems.push(format!(
                 "published: `{}` is not an RFC 3339 date",
-                self.published
+                escape(&self.published)
             ));
         }
         if let Some(exp) = &self.expires {
             if parse_time(exp).is_none() {
-                problems.push(format!("expires: `{exp}` is not an RFC 3339 date"));
+                problems.push(format!(
+                    "expires: `{}` is not an RFC 3339 date",
+                    escape(exp)
+                ));
             }
         }
         if self.files.len() > MAX_FILES {
@@ -199,35 +206,40 @@ impl Manifest {
             return Err(ManifestError::Invalid { problems });
         }
         for p in paths::check_set(self.files.iter().map(|f| f.path.as_str())) {
-            problems.push(format!("`{}`: {}", p.path, p.reason));
+            problems.push(format!("`{}`: {}", escape(&p.path), p.reason));
         }
         let mut total: u64 = 0;
         for f in &self.files {
             if !is_sha256_hex(&f.sha256) {
                 problems.push(format!(
                     "`{}`: sha256 `{}` is not 64 lowercase hex digits",
-                    f.path, f.sha256
+                    escape(&f.path),
+                    escape(&f.sha256)
                 ));
             }
             if f.size > MAX_FILE_SIZE {
                 problems.push(format!(
                     "`{}`: size {} is over the limit of {MAX_FILE_SIZE}",
-                    f.path, f.size
+                    escape(&f.path),
+                    f.size
                 ));
             }
-            if f.zsize
-                .is_some_and(|z| z > f.size.saturating_add(f.size / 8).saturating_add(65_536))
+            if let Some(z) = f
+                .zsize
+                .filter(|&z| z > f.size.saturating_add(f.size / 8).saturating_add(65_536))
             {
                 problems.push(format!(
-                    "`{}`: zsize {:?} is larger than zstd can make size {}",
-                    f.path, f.zsize, f.size
+                    "`{}`: zsize {z} is larger than zstd can make size {}",
+                    escape(&f.path),
+                    f.size
                 ));
             }
             total = total.saturating_add(f.size);
             if parse_time(&f.mtime).is_none() {
                 problems.push(format!(
                     "`{}`: mtime `{}` is not an RFC 3339 date",
-                    f.path, f.mtime
+                    escape(&f.path),
+                    escape(&f.mtime)
                 ));
             }
         }
@@ -239,7 +251,7 @@ impl Manifest {
         if !self.executable.is_empty() && !self.files.iter().any(|f| f.path == self.executable) {
             problems.push(format!(
                 "executable `{}` is not one of the listed files",
-                self.executable
+                escape(&self.executable)
             ));
         }
         if problems.is_empty() {

@@ -25,6 +25,8 @@ pub enum PathRule {
     EmptyComponent,
     DotComponent,
     ControlCharacter,
+    /// A bidi or zero-width character (see [`crate::text::is_hidden`]), by code point.
+    HiddenCharacter(u32),
     ForbiddenCharacter(char),
     ReservedName(String),
     TrailingDotOrSpace,
@@ -45,6 +47,10 @@ impl fmt::Display for PathRule {
             PathRule::EmptyComponent => write!(f, "empty components (`//`) are not allowed"),
             PathRule::DotComponent => write!(f, "`.` and `..` components are not allowed"),
             PathRule::ControlCharacter => write!(f, "control characters are not allowed"),
+            PathRule::HiddenCharacter(c) => write!(
+                f,
+                "the invisible or text-direction character U+{c:04X} is not allowed (it makes one name look like another)"
+            ),
             PathRule::ForbiddenCharacter(c) => write!(f, "`{c}` is not allowed in a file name on Windows"),
             PathRule::ReservedName(n) => write!(f, "`{n}` is a reserved device name on Windows"),
             PathRule::TrailingDotOrSpace => write!(f, "a name may not end with a dot or a space (Windows drops them)"),
@@ -92,6 +98,9 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
     }
     if path.chars().any(|c| c.is_control()) {
         return Err(PathRule::ControlCharacter);
+    }
+    if let Some(c) = path.chars().find(|&c| crate::text::is_hidden(c)) {
+        return Err(PathRule::HiddenCharacter(c as u32));
     }
     if path.contains('\\') {
         return Err(PathRule::Backslash);
@@ -268,6 +277,12 @@ mod tests {
             "a*b",
             "a\u{0}b",
             "a\nb",
+            "a\u{1b}[31mb",
+            "bin/evil\u{202e}txt.exe",
+            "bin/de\u{200b}mo",
+            "\u{feff}x",
+            "a\u{2066}b",
+            "a\u{2028}b",
             ".launcher/state.json",
             ".LAUNCHER/x",
             "bkp.001/x",

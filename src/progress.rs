@@ -48,7 +48,8 @@ impl Reporter {
 
     fn line(&self, msg: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{msg}");
+        // Messages quote server-supplied text; nothing in them may drive the terminal.
+        let _ = writeln!(err, "{}", crate::text::escape_output(msg));
     }
 
     /// A normal progress line (`Installed 7.04.200: 3 files, 1.2 MiB`).

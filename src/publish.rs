@@ -5,13 +5,18 @@
 //! 1. Check the names, the version and the release folder; walk it and refuse symlinks, special files,
 //!    unreadable files and every path the manifest rules (`paths`) reject, listing every offender.
 //! 2. Hash the files in parallel (the only full read of large releases), with progress.
-//! 3. Compare with what the repository has: an identical release changes nothing; the same version with
-//!    other content, or a version older than the channel's (without `--force`), is refused before any
-//!    byte is written.
+//! 3. Take the product's publish lock (`<repo>/<product>/.lock`, see [`lock_product`]) and, under it,
+//!    compare with what the repository has: an identical release changes nothing; the same version with
+//!    other content, another spelling of a published version (`1.00` when `1.0` is there), or a version
+//!    older than the channel's (without `--force`), is refused before any byte is written. Everything
+//!    before this step only reads the release folder, so it runs outside the lock.
 //! 4. Write each new content once under `blobs/`, zstd-compressed when that is smaller, each atomically.
 //! 5. Write the release manifest, then the channel manifest, each atomically and each signed when a key
 //!    is given. The channel manifest is written last, so a client never sees a release whose blobs are
 //!    not all there.
+//!
+//! `promote` takes the same lock, so a channel manifest and its signature are always written by one
+//! process at a time and always match.
 //!
 //! It never deletes anything from a repository: blobs and releases are immutable.
 
@@ -21,6 +26,7 @@ use crate::paths;
 use crate::progress::Reporter;
 use crate::repo;
 use crate::sign::{SignError, Signer};
+use crate::text::escape;
 use crate::version::{Version, VersionError};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -55,18 +61,35 @@ pub enum PublishError {
         platform: String,
         detail: String,
     },
+    #[error("version {version} of `{product}` for {platform} was published with other content by another publish that finished while this one was running ({detail}); nothing was written: check which release folder is the right one, and publish this one as a new version if it is needed too")]
+    LostRace {
+        product: String,
+        version: String,
+        platform: String,
+        detail: String,
+    },
+    #[error("version {version} of `{product}` is already published as `{existing}`, which is the same version number; use --version {existing} (the same content changes nothing) or a new version")]
+    OtherSpelling {
+        product: String,
+        version: String,
+        existing: String,
+    },
+    #[error("another publish or promote of `{product}` has held the lock `{}` for more than {} s; try again when it has finished", lock.display(), LOCK_WAIT.as_secs())]
+    Busy { product: String, lock: PathBuf },
     #[error("channel `{channel}` is at version {current}, newer than {version}; pass --force to go back")]
     Older {
         channel: String,
         current: String,
         version: String,
     },
-    #[error("release {version} of `{product}` for {platform} is not in the repository `{}`", repo.display())]
+    #[error("release {version} of `{product}` for {platform} is not in the repository `{}`{}", repo.display(), match spelled { Some(s) => format!(" (it is published as `{s}`: use --version {s})"), None => String::new() })]
     NoSuchRelease {
         product: String,
         version: String,
         platform: String,
         repo: PathBuf,
+        /// The spelling under which the same version number is published, if any.
+        spelled: Option<String>,
     },
     #[error("release {version} is signed, but no --secret-key was given: the channel manifest would be unsigned and clients with a PublicKey would refuse it")]
     NeedKey { version: String },
@@ -111,6 +134,8 @@ pub struct PublishSummary {
     pub unchanged: bool,
     /// The release existed already; only the channel was pointed at it.
     pub existing_release: bool,
+    /// The executable had no executable bit in the release folder; it is published with `exec: true`.
+    pub exec_bit_added: Option<String>,
     pub channel_manifest: PathBuf,
 }
 
@@ -164,30 +189,32 @@ fn walk(source: &Path) -> Result<Vec<Found>, PublishError> {
         else {
             problems.push(format!(
                 "  `{}`: the name is not valid UTF-8",
-                rel_path.display()
+                escape(&rel_path.display().to_string())
             ));
             continue;
         };
+        // Names are shown to the publisher; one with terminal controls in it must not drive the terminal.
+        let shown = escape(&rel);
         let ft = entry.file_type();
         if ft.is_dir() {
             if entry.depth() == 1
                 && (paths::is_backup_dir_name(&rel) || rel.eq_ignore_ascii_case(".launcher"))
             {
                 problems.push(format!(
-                    "  `{rel}/`: the name belongs to the launcher (backups and state)"
+                    "  `{shown}/`: the name belongs to the launcher (backups and state)"
                 ));
             }
             continue;
         }
         if ft.is_symlink() {
             problems.push(format!(
-                "  `{rel}`: symbolic links cannot be published; copy the file it points to"
+                "  `{shown}`: symbolic links cannot be published; copy the file it points to"
             ));
             continue;
         }
         if !ft.is_file() {
             problems.push(format!(
-                "  `{rel}`: not a regular file (device, socket or pipe)"
+                "  `{shown}`: not a regular file (device, socket or pipe)"
             ));
             continue;
         }
@@ -197,11 +224,11 @@ fn walk(source: &Path) -> Result<Vec<Found>, PublishError> {
                 abs: entry.path().to_path_buf(),
                 meta,
             }),
-            Err(e) => problems.push(format!("  `{rel}`: cannot be read: {e}")),
+            Err(e) => problems.push(format!("  `{shown}`: cannot be read: {e}")),
         }
     }
     for p in paths::check_set(found.iter().map(|f| f.rel.as_str())) {
-        problems.push(format!("  `{}`: {}", p.path, p.reason));
+        problems.push(format!("  `{}`: {}", escape(&p.path), p.reason));
     }
     if !problems.is_empty() {
         return Err(PublishError::BadFiles {
@@ -335,8 +362,9 @@ fn content_difference(old: &Manifest, files: &[FileEntry], executable: &str) -> 
     for f in files {
         match old_files.get(f.path.as_str()) {
             None => return Some(format!("`{}` is new", f.path)),
-            Some(o) if o.sha256 != f.sha256 || o.exec != f.exec => {
-                return Some(format!("`{}` changed", f.path))
+            Some(o) if o.sha256 != f.sha256 => return Some(format!("`{}` changed", f.path)),
+            Some(o) if o.exec != f.exec => {
+                return Some(format!("`{}` changed its executable bit", f.path))
             }
             _ => {}
         }
@@ -521,6 +549,68 @@ fn write_blob(
     Ok(Some(written))
 }
 
+/// How long a publish waits for another publish or promote of the same product. Long, because the other
+/// one may be storing gigabytes; bounded, because a publisher hung on a dead file share must not make
+/// the next one wait forever without a word.
+pub const LOCK_WAIT: Duration = Duration::from_secs(3600);
+
+/// The lock file of a product's part of a repository.
+pub fn lock_path(repo_root: &Path, product: &str) -> PathBuf {
+    fsutil::native(repo_root, &format!("{product}/.lock"))
+}
+
+/// Takes the product's publish lock: one `publish` or `promote` at a time writes a product's manifests,
+/// so a channel manifest, its signature and the release it names always belong together, and every
+/// check made under the lock still holds when the writes happen. It is an OS lock on
+/// `<repo>/<product>/.lock` (`flock`, or `LockFileEx` on Windows), which works on a local folder and on
+/// SMB and NFS shares, and is released when the holder exits or is killed, so a crashed publisher never
+/// blocks the next one; the file stays behind, empty and harmless.
+pub fn lock_product(
+    repo_root: &Path,
+    product: &str,
+    reporter: &Reporter,
+) -> Result<File, PublishError> {
+    let dir = fsutil::native(repo_root, product);
+    fs::create_dir_all(&dir).map_err(fs_err("create folder", &dir))?;
+    let path = lock_path(repo_root, product);
+    let waiting = format!(
+        "Another publish or promote of `{product}` is writing to the repository; waiting for it to finish (`{}`)",
+        path.display()
+    );
+    crate::lock::wait_for(&path, reporter, &waiting, LOCK_WAIT)?.ok_or(PublishError::Busy {
+        product: product.to_string(),
+        lock: path,
+    })
+}
+
+/// The spelling under which `version` (compared as a version: `1.0`, `1.00` and `01.0` are one) is
+/// already published for any platform, when it is not `version`'s own spelling.
+fn published_spelling(
+    repo_root: &Path,
+    product: &str,
+    version: &Version,
+) -> Result<Option<String>, PublishError> {
+    let dir = fsutil::native(repo_root, &format!("{product}/releases"));
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fs_err("list", &dir)(e).into()),
+    };
+    let mut found: Vec<String> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(fs_err("list", &dir))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if name != version.as_str() && Version::parse(&name).is_ok_and(|v| v == *version) {
+            found.push(name);
+        }
+    }
+    // Several spellings can only come from repositories written before this rule; name one stably.
+    found.sort();
+    Ok(found.into_iter().next())
+}
+
 /// Refuses to point `channel` (currently at `current`) back to an older `version`, unless forced.
 fn refuse_older(
     current: Option<&Manifest>,
@@ -551,25 +641,65 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     let mut files = hash_all(&found, &req.source, reporter)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let executable = choose_executable(req, &files)?;
+    // The program the clients start must be executable there; a release folder copied through a zip,
+    // a Windows share or a checkout often loses the bit, and clients would fail with "Permission denied"
+    // after a complete update. Which file to start is the publisher's explicit choice, so it gets the bit.
+    let mut exec_bit_added = None;
+    if let Some(entry) = files.iter_mut().find(|f| f.path == executable) {
+        if !entry.exec {
+            entry.exec = true;
+            if !req.platform.starts_with("windows") {
+                exec_bit_added = Some(executable.clone());
+            }
+        }
+    }
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
 
     let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
     let channel_key = repo::channel_manifest(&req.product, &req.channel, &req.platform);
-    let existing = read_repo_manifest(&fsutil::native(&req.repo, &release_key))?;
+    let release_path = fsutil::native(&req.repo, &release_key);
+    // Seen before waiting for the lock: a release that appears meanwhile was written by a concurrent
+    // publish, and the refusal says so.
+    let existed_before = release_path.exists();
+    let _lock = lock_product(&req.repo, &req.product, reporter)?;
+    crate::apply::crash_point("publish_locked");
+    if let Some(existing) = published_spelling(&req.repo, &req.product, &version)? {
+        return Err(PublishError::OtherSpelling {
+            product: req.product.clone(),
+            version: req.version.clone(),
+            existing,
+        });
+    }
+    let existing = read_repo_manifest(&release_path)?;
     let current = read_repo_manifest(&fsutil::native(&req.repo, &channel_key))?;
     let mut summary = PublishSummary {
         files: files.len(),
         bytes: files.iter().map(|f| f.size).sum(),
         channel_manifest: fsutil::native(&req.repo, &channel_key),
+        exec_bit_added,
         ..Default::default()
     };
     if let Some(old) = &existing {
         if let Some(detail) = content_difference(old, &files, &executable) {
-            return Err(PublishError::VersionReused {
-                product: req.product.clone(),
-                version: req.version.clone(),
-                platform: req.platform.clone(),
-                detail,
+            let (product, version, platform) = (
+                req.product.clone(),
+                req.version.clone(),
+                req.platform.clone(),
+            );
+            return Err(if existed_before {
+                PublishError::VersionReused {
+                    product,
+                    version,
+                    platform,
+                    detail,
+                }
+            } else {
+                PublishError::LostRace {
+                    product,
+                    version,
+                    platform,
+                    detail,
+                }
             });
         }
     }
@@ -660,18 +790,28 @@ pub struct PromoteRequest {
 
 /// `launcher promote`: the channel manifest becomes the release's manifest with this channel's name.
 /// Returns the version the channel was at before, if any.
-pub fn promote(req: &PromoteRequest) -> Result<Option<String>, PublishError> {
+pub fn promote(req: &PromoteRequest, reporter: &Reporter) -> Result<Option<String>, PublishError> {
     check_names(&req.product, &req.channel, &req.platform)?;
     let version = Version::parse(&req.version)?;
     let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
     let release_path = fsutil::native(&req.repo, &release_key);
-    let release =
-        read_repo_manifest(&release_path)?.ok_or_else(|| PublishError::NoSuchRelease {
-            product: req.product.clone(),
-            version: req.version.clone(),
-            platform: req.platform.clone(),
-            repo: req.repo.clone(),
-        })?;
+    let no_release = |spelled| PublishError::NoSuchRelease {
+        product: req.product.clone(),
+        version: req.version.clone(),
+        platform: req.platform.clone(),
+        repo: req.repo.clone(),
+        spelled,
+    };
+    // Checked before the lock too, so a mistyped version does not create anything in the repository.
+    if !release_path.exists() {
+        return Err(no_release(published_spelling(
+            &req.repo,
+            &req.product,
+            &version,
+        )?));
+    }
+    let _lock = lock_product(&req.repo, &req.product, reporter)?;
+    let release = read_repo_manifest(&release_path)?.ok_or_else(|| no_release(None))?;
     let signed = fsutil::native(&req.repo, &repo::signature_of(&release_key)).exists();
     if signed && req.secret_key.is_none() {
         return Err(PublishError::NeedKey {

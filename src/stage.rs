@@ -46,10 +46,13 @@ pub enum StageError {
     },
     #[error("`{url}` is not valid zstd data ({detail}); the download was discarded")]
     Decompress { url: String, detail: String },
-    #[error("not enough free space in `{}`: the update needs {} and {} is free; free some space and start the launcher again", path.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
+    #[error("not enough free space in `{}`: the update needs {} ({} of downloads and {} for the launcher's state, journal and file system blocks) and {} is free; free some space and start the launcher again", path.display(), fsutil::human_bytes(*needed + *reserve), fsutil::human_bytes(*needed), fsutil::human_bytes(*reserve), fsutil::human_bytes(*available))]
     DiskFull {
         path: PathBuf,
+        /// Bytes the downloads take on disk.
         needed: u64,
+        /// Bytes kept free besides (see [`space_reserve`]).
+        reserve: u64,
         available: u64,
     },
     #[error(transparent)]
@@ -167,6 +170,17 @@ fn space_needed(layout: &Layout, todo: &[&FileEntry]) -> u64 {
         .sum()
 }
 
+/// Space kept free besides the downloads, sized to the update rather than a fixed amount (a fixed
+/// 16 MiB refused a 218-byte update on a nearly full disk): each staged file may take a whole file
+/// system block more than its bytes (4 KiB); the new state and the journal each hold a manifest, which
+/// is about as large as the current state (kept twice over while the state is rewritten atomically) or,
+/// on a first install, about 256 bytes per file (1 KiB per file covers both with room); and 64 KiB for
+/// the log, the lock and folder entries.
+fn space_reserve(layout: &Layout, to_stage: usize) -> u64 {
+    let state = fs::metadata(layout.state()).map(|m| m.len()).unwrap_or(0);
+    64 * 1024 + to_stage as u64 * (4096 + 1024) + 3 * state
+}
+
 /// Downloads and verifies every entry not yet staged.
 pub fn stage(
     layout: &Layout,
@@ -191,12 +205,12 @@ pub fn stage(
     }
     let need = space_needed(layout, &todo);
     if let Ok(available) = fs4::available_space(&staging) {
-        // Keep a margin for the state, the journal and the file system's own needs.
-        let margin = 16 * 1024 * 1024;
-        if available < need + margin {
+        let reserve = space_reserve(layout, todo.len());
+        if available < need.saturating_add(reserve) {
             return Err(StageError::DiskFull {
                 path: staging,
-                needed: need + margin,
+                needed: need,
+                reserve,
                 available,
             });
         }

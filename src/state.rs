@@ -215,9 +215,10 @@ pub fn log_line(
     let line = format!(
         "{}\tfrom={}\tto={}\tresult={}\tbytes={}\tseconds={:.2}\n",
         crate::manifest::format_time(std::time::SystemTime::now()),
-        from.unwrap_or("-"),
-        to.unwrap_or("-"),
-        result.replace(['\n', '\t'], " "),
+        crate::text::escape(from.unwrap_or("-")),
+        crate::text::escape(to.unwrap_or("-")),
+        // One line per attempt, whatever the message quotes.
+        crate::text::escape(&result.replace(['\n', '\t'], " ")),
         bytes,
         secs
     );

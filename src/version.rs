@@ -23,7 +23,7 @@ enum Kind {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{text}` is not a version: use dotted numbers such as `7.04.200` or `6.0.51.22965`, or semver such as `1.2.3-beta.1`")]
+#[error("`{}` is not a version: use dotted numbers such as `7.04.200` or `6.0.51.22965`, or semver such as `1.2.3-beta.1`", crate::text::escape(.text))]
 pub struct VersionError {
     pub text: String,
 }

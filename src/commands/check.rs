@@ -59,7 +59,12 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         ));
         if ctx.reporter.is_verbose() {
             for o in &plan.ops {
-                ctx.reporter.detail(format!("  {:?} {}", o.action, o.path));
+                let action = match o.action {
+                    crate::plan::Action::Add => "add",
+                    crate::plan::Action::Replace => "replace",
+                    crate::plan::Action::Delete => "delete",
+                };
+                ctx.reporter.detail(format!("  {action} {}", o.path));
             }
         }
     } else {

@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx, a: PromoteArgs) -> anyhow::Result<i32> {
         secret_key: a.secret_key,
         force: a.force,
     };
-    let before = promote(&req).with_context(|| {
+    let before = promote(&req, &ctx.reporter).with_context(|| {
         format!(
             "cannot promote {} {} to channel `{}`",
             req.product, req.version, req.channel

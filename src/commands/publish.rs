@@ -31,6 +31,12 @@ pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
             req.channel
         )
     })?;
+    if let Some(exe) = &s.exec_bit_added {
+        ctx.reporter.warn(format!(
+            "the executable `{exe}` has no executable bit in `{}`; it is published as executable (`exec: true`), so clients can start it",
+            req.source.display()
+        ));
+    }
     if s.unchanged {
         ctx.reporter.info(format!(
             "Nothing to do: {} {} is already published on `{}` with the same content",

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                 &ro.layout,
                 ro.state.installed_version(),
                 None,
-                &format!("failed: {e}"),
+                &format!("failed: {}", one_line(&e)),
                 0,
                 0.0,
             );
@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     &session.layout,
                     from.as_deref(),
                     None,
-                    &format!("failed: {e}"),
+                    &format!("failed: {}", one_line(&e)),
                     0,
                     secs,
                 );
@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     time: crate::manifest::format_time(std::time::SystemTime::now()),
                     from: from.clone(),
                     to: None,
-                    result: format!("failed: {e}"),
+                    result: format!("failed: {}", one_line(&e)),
                 });
                 if session.had_state {
                     let _ = session.save();

@@ -124,7 +124,8 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     if cfg.public_key.is_some() {
         line("signatures", "required (PublicKey is set)".into());
     }
-    print!("{out}");
+    // The server's answer and the last result quote what a server sent; none of it may drive the terminal.
+    print!("{}", crate::text::escape_output(&out));
     Ok(code::OK)
 }
 

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub enum LaunchError {
     #[error("the app's executable `{}` does not exist; check Executable in launcher.ini or the release", .0.display())]
     Missing(PathBuf),
+    #[error("the app's working folder `{}` does not exist or is not a folder; check WorkingDir in launcher.ini (a relative path is relative to the ini file's folder), or create the folder", .0.display())]
+    WorkingDir(PathBuf),
     #[error("cannot start `{}`", path.display())]
     Start {
         path: PathBuf,
@@ -35,6 +37,11 @@ pub struct Launch {
 pub fn launch(l: &Launch) -> Result<i32, LaunchError> {
     if !l.executable.is_file() {
         return Err(LaunchError::Missing(l.executable.clone()));
+    }
+    // Checked here because a missing working folder makes the start fail with "No such file", which
+    // the OS reports as if the executable were missing.
+    if !l.cwd.is_dir() {
+        return Err(LaunchError::WorkingDir(l.cwd.clone()));
     }
     let mut cmd = std::process::Command::new(&l.executable);
     // The self-update loop guard is for the restarted launcher only: an app that starts the launcher

@@ -1220,3 +1220,37 @@ http {{
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 }
+
+// --- Local faults made with system commands (used by tests/it/messages.rs).
+
+/// Runs the system commands it holds when dropped: undoes a `mount` or `chattr +i` before the temp
+/// folder is removed.
+pub struct Undo(pub Vec<Vec<String>>);
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for cmd in self.0.iter().rev() {
+            let _ = Command::new(&cmd[0]).args(&cmd[1..]).status();
+        }
+    }
+}
+
+/// Runs a system command; false (with the reason printed) when it is not possible here, so the test
+/// that needs it says it is skipped.
+pub fn try_cmd(args: &[&str]) -> bool {
+    match Command::new(args[0]).args(&args[1..]).output() {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            eprintln!(
+                "skipping: `{}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("skipping: cannot run `{}`: {e}", args.join(" "));
+            false
+        }
+    }
+}

@@ -769,7 +769,9 @@ fn too_little_free_space_is_said_before_downloading_and_nothing_is_applied() {
     };
     install.run(&[], &[]).success();
     bench.publish("2.0.0", &v2);
-    remount(&install, "size=12m");
+    // 4 MiB of disk for an update that downloads 4.1 MiB: too little by the update's real need (the
+    // launcher no longer asks a fixed 16 MiB on top).
+    remount(&install, "size=4m");
     let r = install.run(&[], &[]);
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
     assert_fell_back_logged(&r, &install, &versions, "not enough free space in");
