@@ -4,13 +4,14 @@
 //! Rules: a target file whose content is already in place is kept (only its date and executable bit
 //! are set); a missing one is added; a different one is replaced (the old content goes to the backup);
 //! a file the old manifest listed and the target does not is deleted (moved into the backup). Files the
-//! launcher did not install are never in a plan, except where the target manifest names their path,
-//! and then they are moved into the backup, not destroyed.
+//! launcher did not install are never in a plan, except where the target manifest names their path:
+//! then the user's file is kept beside under `<name>.user-file` (said in the plan, the log, and the
+//! backup, so `rollback` puts it back), never replaced or taken over.
 
 use crate::manifest::{FileEntry, Manifest};
 use crate::scan::{Observed, Scan};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,6 +28,10 @@ pub struct Op {
     /// The target entry (add, replace).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<FileEntry>,
+    /// Add only: a file the launcher did not install is at `path`; it is kept under this name
+    /// (beside it, in the same folder) before the new file is placed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,15 +75,43 @@ impl Plan {
         self.needed().iter().map(|e| e.transfer_size()).sum()
     }
 
-    /// A one-line summary: `3 to add, 1 to replace, 2 to delete, 40 unchanged`.
+    /// The users' files the plan keeps aside: (path, name it is kept under).
+    pub fn kept(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ops
+            .iter()
+            .filter_map(|o| o.kept_as.as_deref().map(|k| (o.path.as_str(), k)))
+    }
+
+    /// A one-line summary: `3 to add, 1 to replace, 2 to delete, 40 unchanged` (and `, 1 file of
+    /// yours kept aside` when there is one).
     pub fn summary(&self) -> String {
+        let kept = self.kept().count();
         format!(
-            "{} to add, {} to replace, {} to delete, {} unchanged",
+            "{} to add, {} to replace, {} to delete, {} unchanged{}",
             self.count(Action::Add),
             self.count(Action::Replace),
             self.count(Action::Delete),
-            self.unchanged
+            self.unchanged,
+            match kept {
+                0 => String::new(),
+                1 => ", 1 file of yours kept aside".to_string(),
+                n => format!(", {n} files of yours kept aside"),
+            }
         )
+    }
+
+    /// One line per kept file, at most `max`, then a count: for messages and the log.
+    pub fn kept_lines(&self, max: usize) -> Vec<String> {
+        let all: Vec<(&str, &str)> = self.kept().collect();
+        let mut v: Vec<String> = all
+            .iter()
+            .take(max)
+            .map(|(p, k)| format!("`{p}` is not the launcher's and version {} installs a file there: yours is kept as `{k}`", self.to))
+            .collect();
+        if all.len() > max {
+            v.push(format!("and {} more files of yours kept as `<name>{KEPT_SUFFIX}`", all.len() - max));
+        }
+        v
     }
 }
 
@@ -91,25 +124,69 @@ pub fn paths_to_scan<'a>(target: &'a Manifest, installed: Option<&'a Manifest>) 
     v
 }
 
-/// Builds the plan. Fails when a target path is blocked (a folder, a link, an unreadable file).
+/// Builds the plan. Fails when a target path is blocked (a link, an unreadable file, a folder that
+/// holds files the launcher did not install).
+///
+/// Files the target drops are deleted first, so that a path can change case (`README.TXT` →
+/// `readme.txt`: on a case-insensitive file system the new file then lands in the place the old one
+/// left), a managed file can become a folder (`plugins` → `plugins/p1`) and a managed folder a file.
+/// "Managed" means listed, with that exact spelling, by the installed manifest. A file at a target
+/// path that is not managed belongs to the user: unless it already holds the release's content, it is
+/// kept beside under a name that says so (`kept_as`, see [`name_kept`]), never replaced.
 pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Result<Plan, Blocked> {
     let mut ops = Vec::new();
     let mut touch = Vec::new();
     let mut unchanged = 0;
+    let managed: HashSet<&str> = installed
+        .iter()
+        .flat_map(|m| m.files.iter().map(|f| f.path.as_str()))
+        .collect();
+    let wanted: HashSet<&str> = target.files.iter().map(|f| f.path.as_str()).collect();
+    // Installed files the target does not list (by exact path) and that are there: deleted first.
+    let mut dropped: HashSet<&str> = HashSet::new();
+    if let Some(old) = installed {
+        for f in &old.files {
+            if wanted.contains(f.path.as_str()) {
+                continue;
+            }
+            match scan.files.get(&f.path) {
+                Some(Observed::File { .. }) => {
+                    dropped.insert(f.path.as_str());
+                    ops.push(Op {
+                        path: f.path.clone(),
+                        action: Action::Delete,
+                        entry: None,
+                        kept_as: None,
+                    })
+                }
+                Some(Observed::Blocked(_))
+                | Some(Observed::Unreadable(_))
+                | Some(Observed::Missing)
+                | None => {}
+            }
+        }
+    }
+    let dropped_folded: HashSet<String> = dropped.iter().map(|p| crate::paths::fold(p)).collect();
+    let add = |f: &FileEntry, kept: bool| Op {
+        path: f.path.clone(),
+        action: Action::Add,
+        entry: Some(f.clone()),
+        kept_as: kept.then(String::new),
+    };
     for f in &target.files {
+        let is_managed = managed.contains(f.path.as_str());
+        // Another spelling of this path is deleted: on a case-insensitive file system what is found
+        // here may be that old file, so the new one is placed after the deletion, whatever it holds.
+        let case_renamed = !is_managed && dropped_folded.contains(&crate::paths::fold(&f.path));
         match scan.files.get(&f.path).unwrap_or(&Observed::Missing) {
-            Observed::Missing => ops.push(Op {
-                path: f.path.clone(),
-                action: Action::Add,
-                entry: Some(f.clone()),
-            }),
+            Observed::Missing => ops.push(add(f, false)),
             // The size too: a manifest that declares a wrong size for content in place is not trusted.
             Observed::File {
                 sha256,
                 size,
                 mtime_ns,
                 exec,
-            } if *sha256 == f.sha256 && *size == f.size => {
+            } if *sha256 == f.sha256 && *size == f.size && !case_renamed => {
                 unchanged += 1;
                 let want = crate::manifest::parse_time(&f.mtime).map(|t| {
                     t.duration_since(std::time::UNIX_EPOCH)
@@ -121,39 +198,45 @@ pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Res
                     touch.push(f.clone());
                 }
             }
-            Observed::File { .. } => ops.push(Op {
+            Observed::File { .. } if is_managed => ops.push(Op {
                 path: f.path.clone(),
                 action: Action::Replace,
                 entry: Some(f.clone()),
+                kept_as: None,
             }),
+            // Not the launcher's file: the user's copy is kept beside, under a name that says so.
+            Observed::File { .. } => ops.push(add(f, true)),
+            // A managed file on the way that the target drops: it is deleted first, then the folder made.
+            Observed::Blocked(_) if folders_of(&f.path).any(|a| dropped.contains(a)) => {
+                ops.push(add(f, false))
+            }
+            // A folder that holds only managed files the target drops: emptied, removed, replaced.
+            Observed::Blocked(reason) if scan.folders.contains_key(&f.path) => {
+                let theirs: Vec<&String> = scan.folders[&f.path]
+                    .iter()
+                    .filter(|p| !dropped.contains(p.as_str()))
+                    .collect();
+                if theirs.is_empty() {
+                    ops.push(add(f, false));
+                } else {
+                    let shown: Vec<String> =
+                        theirs.iter().take(3).map(|p| format!("`{p}`")).collect();
+                    let more = theirs.len().saturating_sub(3);
+                    return Err(Blocked {
+                        path: f.path.clone(),
+                        reason: format!(
+                            "{reason} holding files the launcher did not install ({}{}), and the new version has a file there",
+                            shown.join(", "),
+                            if more > 0 { format!(" and {more} more") } else { String::new() }
+                        ),
+                    });
+                }
+            }
             Observed::Blocked(reason) | Observed::Unreadable(reason) => {
                 return Err(Blocked {
                     path: f.path.clone(),
                     reason: reason.clone(),
                 })
-            }
-        }
-    }
-    if let Some(old) = installed {
-        let keep: BTreeSet<String> = target
-            .files
-            .iter()
-            .map(|f| crate::paths::fold(&f.path))
-            .collect();
-        for f in &old.files {
-            if keep.contains(&crate::paths::fold(&f.path)) {
-                continue;
-            }
-            match scan.files.get(&f.path) {
-                Some(Observed::File { .. }) => ops.push(Op {
-                    path: f.path.clone(),
-                    action: Action::Delete,
-                    entry: None,
-                }),
-                Some(Observed::Blocked(_))
-                | Some(Observed::Unreadable(_))
-                | Some(Observed::Missing)
-                | None => {}
             }
         }
     }
@@ -164,4 +247,47 @@ pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Res
         touch,
         unchanged,
     })
+}
+
+/// The folders on the way to a manifest path: `a`, `a/b` for `a/b/c`.
+fn folders_of(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(move |(i, _)| &path[..i])
+}
+
+/// The suffix of the name a user's file is kept under when a release installs a file at its path.
+pub const KEPT_SUFFIX: &str = ".user-file";
+
+/// Names the places where the users' files in the way of `plan`'s new files are kept: beside each
+/// file, `<name>.user-file` (then `.user-file-2`, ...), a name that is free on disk and that `target`
+/// does not use. Beside, not in the backup: it must survive `Backups = 0` and backup rotation.
+pub fn name_kept(plan: &mut Plan, dir: &std::path::Path, target: &Manifest) {
+    let used: HashSet<String> = target
+        .files
+        .iter()
+        .map(|f| crate::paths::fold(&f.path))
+        .collect();
+    let mut taken: HashSet<String> = HashSet::new();
+    for op in plan.ops.iter_mut() {
+        let Some(kept) = op.kept_as.as_mut() else {
+            continue;
+        };
+        let mut n = 1;
+        loop {
+            let candidate = if n == 1 {
+                format!("{}{KEPT_SUFFIX}", op.path)
+            } else {
+                format!("{}{KEPT_SUFFIX}-{n}", op.path)
+            };
+            let folded = crate::paths::fold(&candidate);
+            let free = !used.contains(&folded)
+                && !taken.contains(&folded)
+                && std::fs::symlink_metadata(crate::fsutil::native(dir, &candidate)).is_err();
+            if free {
+                taken.insert(folded);
+                *kept = candidate;
+                break;
+            }
+            n += 1;
+        }
+    }
 }
