@@ -674,6 +674,19 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     let mut checked = BTreeSet::new();
     let mut touched = BTreeSet::new();
     if forward {
+        // Paths whose kept user file was already given back (a rollback's last step for that path):
+        // what is there now is the user's, and the managed file it replaced left before.
+        let given_back: BTreeSet<&str> = j
+            .ops
+            .iter()
+            .filter(|op| {
+                op.restore_from.as_deref().is_some_and(|r| {
+                    fs::symlink_metadata(fsutil::native(dir, r)).is_err()
+                        && fs::symlink_metadata(fsutil::native(dir, &op.path)).is_ok()
+                })
+            })
+            .map(|op| op.path.as_str())
+            .collect();
         for op in &j.ops {
             let dest = fsutil::native(dir, &op.path);
             match (&op.new, &op.src) {
@@ -702,7 +715,10 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                     crash_point("recovery-placed");
                 }
                 _ => {
-                    if op.had_old {
+                    // A folder there is not the old file: that left, and a later operation made the
+                    // folder for the new version's files.
+                    let is_folder = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir());
+                    if op.had_old && !is_folder && !given_back.contains(op.path.as_str()) {
                         move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
                     }
                     if let Some(r) = &op.restore_from {

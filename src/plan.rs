@@ -109,7 +109,10 @@ impl Plan {
             .map(|(p, k)| format!("`{p}` is not the launcher's and version {} installs a file there: yours is kept as `{k}`", self.to))
             .collect();
         if all.len() > max {
-            v.push(format!("and {} more files of yours kept as `<name>{KEPT_SUFFIX}`", all.len() - max));
+            v.push(format!(
+                "and {} more files of yours kept as `<name>{KEPT_SUFFIX}`",
+                all.len() - max
+            ));
         }
         v
     }

@@ -9,6 +9,8 @@ mod demo;
 mod faults;
 mod hostile;
 mod https;
+#[cfg(feature = "fault-injection")]
+mod integrity;
 mod nginx;
 mod proxy;
 mod publish;
