@@ -11,7 +11,7 @@
 use crate::manifest::{FileEntry, Manifest};
 use crate::scan::{Observed, Scan};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,7 +169,14 @@ pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Res
             }
         }
     }
-    let dropped_folded: HashSet<String> = dropped.iter().map(|p| crate::paths::fold(p)).collect();
+    let dropped_folded: HashMap<String, &str> = dropped
+        .iter()
+        .map(|p| (crate::paths::fold(p), *p))
+        .collect();
+    let id_of = |p: &str| match scan.files.get(p) {
+        Some(Observed::File { file_id, .. }) => Some(*file_id),
+        _ => None,
+    };
     let add = |f: &FileEntry, kept: bool| Op {
         path: f.path.clone(),
         action: Action::Add,
@@ -180,7 +187,13 @@ pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Res
         let is_managed = managed.contains(f.path.as_str());
         // Another spelling of this path is deleted: on a case-insensitive file system what is found
         // here may be that old file, so the new one is placed after the deletion, whatever it holds.
-        let case_renamed = !is_managed && dropped_folded.contains(&crate::paths::fold(&f.path));
+        let old_spelling = (!is_managed)
+            .then(|| dropped_folded.get(&crate::paths::fold(&f.path)))
+            .flatten();
+        let case_renamed = old_spelling.is_some();
+        // What the scan found at this spelling is the old file itself (not a user's file beside it).
+        let is_old_file =
+            old_spelling.is_some_and(|o| id_of(o).is_some() && id_of(o) == id_of(&f.path));
         match scan.files.get(&f.path).unwrap_or(&Observed::Missing) {
             Observed::Missing => ops.push(add(f, false)),
             // The size too: a manifest that declares a wrong size for content in place is not trusted.
@@ -189,6 +202,7 @@ pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Res
                 size,
                 mtime_ns,
                 exec,
+                ..
             } if *sha256 == f.sha256 && *size == f.size && !case_renamed => {
                 unchanged += 1;
                 let want = crate::manifest::parse_time(&f.mtime).map(|t| {
@@ -207,6 +221,8 @@ pub fn plan(target: &Manifest, installed: Option<&Manifest>, scan: &Scan) -> Res
                 entry: Some(f.clone()),
                 kept_as: None,
             }),
+            // The old spelling's file, on a case-insensitive file system: it leaves first.
+            Observed::File { .. } if is_old_file => ops.push(add(f, false)),
             // Not the launcher's file: the user's copy is kept beside, under a name that says so.
             Observed::File { .. } => ops.push(add(f, true)),
             // A managed file on the way that the target drops: it is deleted first, then the folder made.
@@ -292,5 +308,85 @@ pub fn name_kept(plan: &mut Plan, dir: &std::path::Path, target: &Manifest) {
             }
             n += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, sha: char) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            size: 1,
+            mtime: "2026-01-01T00:00:00Z".into(),
+            sha256: sha.to_string().repeat(64),
+            exec: false,
+            zsize: None,
+        }
+    }
+
+    fn manifest(version: &str, files: Vec<FileEntry>) -> Manifest {
+        Manifest {
+            format: 1,
+            product: "demo".into(),
+            version: version.into(),
+            channel: "stable".into(),
+            platform: "linux-x86_64".into(),
+            published: "2026-01-01T00:00:00Z".into(),
+            expires: None,
+            mandatory: false,
+            executable: files[0].path.clone(),
+            files,
+        }
+    }
+
+    fn file(sha: char, file_id: u64) -> Observed {
+        Observed::File {
+            sha256: sha.to_string().repeat(64),
+            size: 1,
+            mtime_ns: 0,
+            exec: false,
+            file_id,
+        }
+    }
+
+    /// The scan of a case-only rename `README.TXT` → `readme.txt` with the same content, where both
+    /// spellings found a file with the given ids.
+    fn case_rename(old_id: u64, new_id: u64) -> Plan {
+        let v1 = manifest("1", vec![entry("README.TXT", 'a')]);
+        let v2 = manifest("2", vec![entry("readme.txt", 'a')]);
+        let mut scan = Scan::default();
+        scan.files.insert("README.TXT".into(), file('a', old_id));
+        scan.files.insert("readme.txt".into(), file('a', new_id));
+        plan(&v2, Some(&v1), &scan).unwrap()
+    }
+
+    #[test]
+    fn case_only_rename_on_a_case_insensitive_file_system_deletes_first_then_places_one_file() {
+        // One file under both spellings (same inode): the old one leaves, the new one is placed.
+        let p = case_rename(7, 7);
+        let ops: Vec<(&str, Action, bool)> = p
+            .ops
+            .iter()
+            .map(|o| (o.path.as_str(), o.action, o.kept_as.is_some()))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("README.TXT", Action::Delete, false),
+                ("readme.txt", Action::Add, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn case_only_rename_with_a_users_file_at_the_new_spelling_keeps_that_file_aside() {
+        // Two files (Linux): the user's `readme.txt` is not the old managed file, even with the same
+        // content, and is kept aside.
+        let p = case_rename(7, 8);
+        assert_eq!(p.ops[0].action, Action::Delete);
+        assert_eq!(p.ops[1].action, Action::Add);
+        assert!(p.ops[1].kept_as.is_some());
     }
 }

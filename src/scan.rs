@@ -26,6 +26,9 @@ pub enum Observed {
         /// Modification time, nanoseconds since the epoch.
         mtime_ns: i128,
         exec: bool,
+        /// The inode (0 where unknown): two spellings of a path with the same id are one file (a
+        /// case-insensitive file system).
+        file_id: u64,
     },
     /// Something the launcher must not write through or over: a symlink, a folder, a device.
     Blocked(String),
@@ -173,6 +176,7 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
                     size: meta.len(),
                     mtime_ns: mtime,
                     exec: fsutil::is_executable(&meta),
+                    file_id: fsutil::file_id(&meta),
                 };
                 return Stat::Done(o, true);
             }
@@ -254,6 +258,7 @@ pub fn scan<'a>(
                         size: meta.len(),
                         mtime_ns: fsutil::mtime_ns(meta),
                         exec: fsutil::is_executable(meta),
+                        file_id: fsutil::file_id(meta),
                     };
                     (*p, o, entry)
                 }

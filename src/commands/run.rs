@@ -266,7 +266,9 @@ fn update(
         && self_rel.is_some_and(|p| {
             let me = crate::paths::fold(&p); // NTFS and APFS ignore case
             plan.ops.iter().any(|o| {
-                crate::paths::fold(&o.path) == me && o.action == crate::plan::Action::Replace
+                // A launcher found at a path the release adds (kept aside) was replaced too.
+                crate::paths::fold(&o.path) == me
+                    && (o.action == crate::plan::Action::Replace || o.kept_as.is_some())
             })
         });
     let backup = s.commit(&target, &plan, &scan, "update")?;
