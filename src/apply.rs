@@ -756,9 +756,15 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
             move_back(dir, &op.path, r, &mut checked, &mut touched)?;
         }
         if !op.had_old {
-            // Only the new content is taken back: anything else at `dest` (the user's file that was
-            // not kept aside yet) is not the launcher's.
-            let placed = |e: &FileEntry| sha_of(&dest).as_deref() == Some(e.sha256.as_str());
+            // Only the new content is taken back: anything else at `dest` is not the launcher's. Where
+            // a user's file was to be kept aside, the new content was placed only after that (a
+            // user's file that holds the same bytes and was not moved yet stays).
+            let kept_first = op
+                .kept_as
+                .as_deref()
+                .is_none_or(|k| fs::symlink_metadata(fsutil::native(dir, k)).is_ok());
+            let placed =
+                |e: &FileEntry| kept_first && sha_of(&dest).as_deref() == Some(e.sha256.as_str());
             if let (Some(_), true) = (&op.new.as_ref().filter(|e| placed(e)), dest_exists) {
                 // An added file: give the content back to its source, or drop it if the source is there.
                 match &src {

@@ -56,6 +56,21 @@ fn assert_verified(i: &InstallDir, ctx: &str) {
     assert_eq!(r.code(), 0, "{ctx}: verify found damage{}", r.explain());
 }
 
+/// Starts the install with 2.0.0 published (it updates without a warning and starts 2.0.0), then rolls
+/// back; after each step the app is exactly that version, the backups hold what they say, and
+/// `verify` finds nothing wrong.
+fn update_and_roll_back(i: &InstallDir, versions: &[(&str, &Tree); 2]) {
+    let none = Tree::new();
+    let r = i.run(&[], &[]).success().stdout_has("demo app 2.0.0");
+    assert!(!r.stderr().contains("warning"), "{}", r.explain());
+    assert_is(i, versions, &none, "2.0.0", "update");
+    i.assert_backups(versions, "update");
+    assert_verified(i, "after the update");
+    i.run(&["rollback"], &[]).success();
+    assert_is(i, versions, &none, "1.0.0", "rollback");
+    assert_verified(i, "after the rollback");
+}
+
 #[test]
 fn release_with_empty_files_odd_names_and_deep_paths_installs_updates_rolls_back_and_verifies() {
     let b = Bench::new();
@@ -79,14 +94,7 @@ fn release_with_empty_files_odd_names_and_deep_paths_installs_updates_rolls_back
     assert_verified(&i, "after the first install");
 
     b.publish("2.0.0", &v2);
-    i.run(&[], &[]).success().stdout_has("demo app 2.0.0");
-    assert_is(&i, &versions, &none, "2.0.0", "update");
-    assert_verified(&i, "after the update");
-    i.assert_backups(&versions, "after the update");
-
-    i.run(&["rollback"], &[]).success();
-    assert_is(&i, &versions, &none, "1.0.0", "rollback");
-    assert_verified(&i, "after the rollback");
+    update_and_roll_back(&i, &versions);
 
     // `verify --repair` brings back empty files and deep odd names too.
     std::fs::remove_file(i.app.join("pkg/__init__.py")).unwrap();
@@ -226,19 +234,12 @@ fn case_only_rename_leaves_exactly_the_new_file_and_rollback_gives_back_exactly_
     v2.insert("readme.txt".into(), b"read me\n".to_vec());
     v2.insert("lib/core.dll".into(), b"core 2\n".to_vec());
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    let none = Tree::new();
     let i = b.install("client", "Backups = 3");
     b.publish("1.0.0", &v1);
     i.run(&[], &[]).success();
     b.publish("2.0.0", &v2);
     i.run(&["check"], &[]).code_is(10).stderr_has("2 to delete");
-    i.run(&[], &[]).success().stdout_has("demo app 2.0.0");
-    assert_is(&i, &versions, &none, "2.0.0", "update");
-    i.assert_backups(&versions, "update");
-    assert_verified(&i, "after the update");
-    i.run(&["rollback"], &[]).success();
-    assert_is(&i, &versions, &none, "1.0.0", "rollback");
-    assert_verified(&i, "after the rollback");
+    update_and_roll_back(&i, &versions);
 }
 
 #[test]
@@ -253,22 +254,14 @@ fn managed_file_that_becomes_a_folder_and_folder_that_becomes_a_file_apply_and_r
     v2.insert("plugins/sub/p2".into(), b"plugin two\n".to_vec());
     v2.insert("ext/a".into(), b"now a file\n".to_vec());
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    let none = Tree::new();
-    // Mandatory: a release that cannot be applied would not start at all (exit 5).
     let i = b.install("client", "Backups = 3");
     b.publish("1.0.0", &v1);
     i.run(&[], &[]).success();
+    // Mandatory: before the fix such a release never applied, and the app did not start (exit 5).
     let rel = b.root.join("rel-2.0.0");
     crate::common::write_tree(&rel, &v2);
     crate::common::publish(&rel, &b.repo, "2.0.0", &["--mandatory"]).success();
-    let r = i.run(&[], &[]).success().stdout_has("demo app 2.0.0");
-    assert!(!r.stderr().contains("warning"), "{}", r.explain());
-    assert_is(&i, &versions, &none, "2.0.0", "update");
-    i.assert_backups(&versions, "update");
-    assert_verified(&i, "after the update");
-    i.run(&["rollback"], &[]).success();
-    assert_is(&i, &versions, &none, "1.0.0", "rollback");
-    assert_verified(&i, "after the rollback");
+    update_and_roll_back(&i, &versions);
 }
 
 #[test]
