@@ -13,6 +13,10 @@
 //!    last. On Unix a replaced file is hard-linked into the backup and the new one renamed over it, so
 //!    the path is never empty, not even for an instant: a power cut cannot leave the app or the
 //!    launcher's own executable missing. Elsewhere (and for deleted files) the old file is moved.
+//!    Deletions come first in a journal, so a path can change case and a file can become a folder
+//!    (the folder is made after the file left) or a folder a file (the emptied folder is removed just
+//!    before the file is placed). A user's file at a path the change adds is renamed beside it
+//!    (`kept_as`) before the new file is placed; a rollback gives it back (`restore_from`).
 //! 5. The touched folders are fsynced, the new state is written atomically, the pending backup is
 //!    finalized, the journal is removed.
 //!
@@ -30,10 +34,13 @@
 //!
 //! Crash points (`crash_point`, feature `fault-injection`), in order: `staged` (stage), `rotate-deleted`
 //! (backup), `backup-ready`, `journal-written`, `moved-to-backup` and `placed` (once per rename),
-//! `before-state`, `after-state`; in recovery `recovery-start`, `recovery-placed`, `recovery-undone`.
+//! `before-state`, `after-state`; `kept-aside`, `kept-moved-back` and `folder-removed` where a change
+//! keeps a user's file aside, gives one back, or turns a folder into a file (also in recovery); in
+//! recovery `recovery-start`, `recovery-placed`, `recovery-undone`.
 //!
-//! Never: write through a symbolic link on the way into the install folder, delete a file the launcher
-//! did not install (such files are moved into the backup), or leave the journal behind after success.
+//! Never: write through a symbolic link on the way into the install folder, delete or overwrite a file
+//! the launcher did not install (such files are kept aside beside themselves, and undoing a change
+//! takes back only content it placed), or leave the journal behind after success.
 
 use crate::backup::{self, BackupInfo};
 use crate::fsutil::{self, fs_err, FsError};
@@ -54,6 +61,14 @@ pub struct JournalOp {
     pub src: Option<String>,
     /// A file was at `path` when the journal was written and is moved into the backup.
     pub had_old: bool,
+    /// A file the launcher did not install is at `path`: before the new content is placed it is
+    /// renamed to this path (beside it), never overwritten or moved into a backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_as: Option<String>,
+    /// A rollback gives the user's file kept at this path back to `path` (after the managed file
+    /// there was moved out by an earlier operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -333,6 +348,85 @@ fn save_old(
     move_to_backup(dir, backup, path, checked, touched)
 }
 
+/// Renames the user's file at `path` (if it is still there) to `kept_as`, beside it. A file already
+/// at `kept_as` is never overwritten: the change stops and is undone.
+fn keep_aside(
+    dir: &Path,
+    path: &str,
+    kept_as: &str,
+    touched: &mut BTreeSet<PathBuf>,
+) -> Result<(), ApplyError> {
+    let from = fsutil::native(dir, path);
+    if fs::symlink_metadata(&from).is_err() {
+        // Gone since the plan, or (case-insensitive file system) it was the old spelling of a managed
+        // file that an earlier operation moved into the backup.
+        return Ok(());
+    }
+    let to = fsutil::native(dir, kept_as);
+    if fs::symlink_metadata(&to).is_ok() {
+        return Err(fs_err("keep your file aside as", &to)(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "a file of that name appeared since the update was planned; start the launcher again",
+        ))
+        .into());
+    }
+    rename_retry(&from, &to, &from)?;
+    touched.insert(from.parent().unwrap_or(dir).to_path_buf());
+    crash_point("kept-aside");
+    Ok(())
+}
+
+/// Moves `from` back to `to` when `from` is there and `to` is free (giving a kept user file back, or
+/// undoing that). Idempotent, so recovery can repeat it.
+fn move_back(
+    dir: &Path,
+    from: &str,
+    to: &str,
+    checked: &mut BTreeSet<PathBuf>,
+    touched: &mut BTreeSet<PathBuf>,
+) -> Result<(), ApplyError> {
+    let from = fsutil::native(dir, from);
+    let to = fsutil::native(dir, to);
+    if fs::symlink_metadata(&from).is_err() || fs::symlink_metadata(&to).is_ok() {
+        return Ok(());
+    }
+    prepare_parent(dir, &to, checked, touched)?;
+    rename_retry(&from, &to, &from)?;
+    touched.insert(to.parent().unwrap_or(dir).to_path_buf());
+    crash_point("kept-moved-back");
+    Ok(())
+}
+
+/// Removes the folder at `dest` when it holds nothing but empty folders: a managed folder whose files
+/// earlier operations moved into the backup, about to become a file. A folder with anything else in
+/// it is left alone and the rename into place fails (and the change is undone).
+fn clear_empty_folder(dest: &Path, touched: &mut BTreeSet<PathBuf>) -> Result<(), ApplyError> {
+    fn only_folders(p: &Path) -> io::Result<bool> {
+        for e in fs::read_dir(p)? {
+            let e = e?;
+            if !e.file_type()?.is_dir() || !only_folders(&e.path())? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => {}
+        _ => return Ok(()),
+    }
+    if !only_folders(dest).map_err(fs_err("read", dest))? {
+        return Err(fs_err("replace the folder", dest)(io::Error::new(
+            io::ErrorKind::DirectoryNotEmpty,
+            "it holds files the launcher did not install; move them out and start again",
+        ))
+        .into());
+    }
+    fs::remove_dir_all(dest).map_err(fs_err("remove the empty folder", dest))?;
+    touched.insert(dest.parent().unwrap_or(dest).to_path_buf());
+    crash_point("folder-removed");
+    Ok(())
+}
+
 /// Sets the manifest's date and executable bit on an installed file.
 pub fn set_meta(dest: &Path, e: &FileEntry) -> Result<(), FsError> {
     if let Some(t) = manifest::parse_time(&e.mtime) {
@@ -441,7 +535,14 @@ fn apply_ops(
         {
             out.moved_to_backup += 1;
         }
+        if let Some(k) = &op.kept_as {
+            keep_aside(dir, &op.path, k, &mut touched)?;
+        }
+        if let Some(r) = &op.restore_from {
+            move_back(dir, r, &op.path, &mut checked, &mut touched)?;
+        }
         if let (Some(e), Some(src)) = (&op.new, &op.src) {
+            clear_empty_folder(&dest, &mut touched)?;
             prepare_parent(dir, &dest, &mut checked, &mut touched)?;
             let copy = last_use.get(src.as_str()) != Some(&i);
             place(&fsutil::native(dir, src), &dest, copy, e)?;
@@ -622,6 +723,19 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     let mut checked = BTreeSet::new();
     let mut touched = BTreeSet::new();
     if forward {
+        // Paths whose kept user file was already given back (a rollback's last step for that path):
+        // what is there now is the user's, and the managed file it replaced left before.
+        let given_back: BTreeSet<&str> = j
+            .ops
+            .iter()
+            .filter(|op| {
+                op.restore_from.as_deref().is_some_and(|r| {
+                    fs::symlink_metadata(fsutil::native(dir, r)).is_err()
+                        && fs::symlink_metadata(fsutil::native(dir, &op.path)).is_ok()
+                })
+            })
+            .map(|op| op.path.as_str())
+            .collect();
         for op in &j.ops {
             let dest = fsutil::native(dir, &op.path);
             match (&op.new, &op.src) {
@@ -630,8 +744,15 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                         set_meta(&dest, e)?;
                         continue;
                     }
+                    clear_empty_folder(&dest, &mut touched)?;
                     if op.had_old {
                         save_old(dir, &backup, &op.path, true, &mut checked, &mut touched)?;
+                    } else if let Some(k) = op
+                        .kept_as
+                        .as_deref()
+                        .filter(|k| fs::symlink_metadata(fsutil::native(dir, k)).is_err())
+                    {
+                        keep_aside(dir, &op.path, k, &mut touched)?;
                     } else if fs::symlink_metadata(&dest).is_ok() {
                         // Not there when the journal was written: whoever put it there keeps it.
                         move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
@@ -643,8 +764,14 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                     crash_point("recovery-placed");
                 }
                 _ => {
-                    if op.had_old {
+                    // A folder there is not the old file: that left, and a later operation made the
+                    // folder for the new version's files.
+                    let is_folder = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir());
+                    if op.had_old && !is_folder && !given_back.contains(op.path.as_str()) {
                         move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
+                    }
+                    if let Some(r) = &op.restore_from {
+                        move_back(dir, r, &op.path, &mut checked, &mut touched)?;
                     }
                 }
             }
@@ -673,8 +800,21 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
         let src_missing = src
             .as_ref()
             .is_some_and(|s| fs::symlink_metadata(s).is_err());
+        if let Some(r) = &op.restore_from {
+            // The user's file went back to `path`: it returns to where it was kept.
+            move_back(dir, &op.path, r, &mut checked, &mut touched)?;
+        }
         if !op.had_old {
-            if let (Some(_), true) = (&op.new, dest_exists) {
+            // Only the new content is taken back: anything else at `dest` is not the launcher's. Where
+            // a user's file was to be kept aside, the new content was placed only after that (a
+            // user's file that holds the same bytes and was not moved yet stays).
+            let kept_first = op
+                .kept_as
+                .as_deref()
+                .is_none_or(|k| fs::symlink_metadata(fsutil::native(dir, k)).is_ok());
+            let placed =
+                |e: &FileEntry| kept_first && sha_of(&dest).as_deref() == Some(e.sha256.as_str());
+            if let (Some(_), true) = (&op.new.as_ref().filter(|e| placed(e)), dest_exists) {
                 // An added file: give the content back to its source, or drop it if the source is there.
                 match &src {
                     Some(s) if src_missing => {
@@ -684,6 +824,9 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                     _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
                 }
                 touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+            }
+            if let Some(k) = &op.kept_as {
+                move_back(dir, k, &op.path, &mut checked, &mut touched)?;
             }
         } else if saved_exists && fsutil::same_file(&saved, &dest) {
             // The old file was linked into the backup but not yet replaced: it is still in place.
@@ -698,7 +841,9 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                     }
                 }
             }
-            // The old file goes back in one step, over whatever is at `dest`.
+            // The old file goes back in one step, over whatever is at `dest` (a folder made for the
+            // new version is empty again by now: later operations were undone first).
+            clear_empty_folder(&dest, &mut touched)?;
             prepare_parent(dir, &dest, &mut checked, &mut touched)?;
             rename_retry(&saved, &dest, &dest)?;
             touched.insert(dest.parent().unwrap_or(dir).to_path_buf());

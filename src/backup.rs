@@ -37,6 +37,17 @@ pub struct BackupInfo {
     pub saved: Vec<String>,
     /// The manifest that was installed before the update.
     pub manifest: Option<Manifest>,
+    /// Files of the user's that were at paths the update added, and the names they were kept under
+    /// beside them; a rollback gives them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<KeptFile>,
+}
+
+/// A user's file kept aside by an update: `path` is where it was, `kept_as` where it is now.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeptFile {
+    pub path: String,
+    pub kept_as: String,
 }
 
 /// `bkp.001`.
@@ -227,6 +238,7 @@ mod tests {
                 added: vec![],
                 saved: vec![],
                 manifest: None,
+                kept: vec![],
             },
         )
         .unwrap();

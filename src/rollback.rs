@@ -4,7 +4,8 @@
 //! folder when it is there and hashes right, else from the repository (blobs are immutable, so an old
 //! release's content stays available). Files the rolled-back update added are moved out (into a
 //! temporary undo folder removed after the commit). The backup folder is consumed, and the version rolled
-//! back from is held: it is not reinstalled until a newer release appears.
+//! back from is held: it is not reinstalled until a newer release appears. The user's files that the
+//! update kept aside (`backup.json` `kept`) are renamed back to their places.
 
 use crate::apply::{self, Journal, JournalOp};
 use crate::backup;
@@ -92,7 +93,18 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
                     .unwrap_or_else(|| format!("{staging_rel}/{}", e.sha256))
             }),
             had_old: o.action != Action::Add,
+            kept_as: o.kept_as.clone(),
+            restore_from: None,
         })
+        // The user's files the rolled-back update kept aside go back, after the files there left.
+        .chain(info.kept.iter().map(|k| JournalOp {
+            path: k.path.clone(),
+            new: None,
+            src: None,
+            had_old: false,
+            kept_as: None,
+            restore_from: Some(k.kept_as.clone()),
+        }))
         .collect();
     let undo = s.layout.undo();
     let _ = std::fs::remove_dir_all(&undo);

@@ -26,6 +26,9 @@ pub enum Observed {
         /// Modification time, nanoseconds since the epoch.
         mtime_ns: i128,
         exec: bool,
+        /// The inode (0 where unknown): two spellings of a path with the same id are one file (a
+        /// case-insensitive file system).
+        file_id: u64,
     },
     /// Something the launcher must not write through or over: a symlink, a folder, a device.
     Blocked(String),
@@ -42,6 +45,10 @@ pub struct Scan {
     pub hits: usize,
     pub hashed: usize,
     pub hashed_bytes: u64,
+    /// For a managed path that is a folder: what is inside it (relative paths of everything that is
+    /// not a folder, `/`-separated from the install folder), so the plan can tell a folder that only
+    /// holds files the update removes (it may become a file) from one that holds the user's files.
+    pub folders: HashMap<String, Vec<String>>,
 }
 
 impl Scan {
@@ -95,6 +102,31 @@ fn linked_folders<'a>(dir: &Path, paths: &[&'a str]) -> HashSet<&'a str> {
 enum Stat {
     Done(Observed, bool),
     Hash(std::fs::Metadata),
+    /// A folder at a managed path, with what it holds.
+    Folder(Vec<String>),
+}
+
+/// Everything under the folder `rel` that is not itself a folder (links are listed, not followed).
+fn folder_contents(dir: &Path, rel: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![rel.to_string()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(fsutil::native(dir, &d)) else {
+            // Unreadable: it holds something we cannot vouch for.
+            out.push(format!("{d}/?"));
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = format!("{d}/{}", e.file_name().to_string_lossy());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: CheckMode) -> Stat {
@@ -123,12 +155,11 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
     if ft.is_symlink() {
         return Stat::Done(Observed::Blocked("it is a symbolic link".into()), false);
     }
+    if ft.is_dir() {
+        return Stat::Folder(folder_contents(dir, p));
+    }
     if !ft.is_file() {
-        let what = if ft.is_dir() {
-            "it is a folder"
-        } else {
-            "it is not a regular file"
-        };
+        let what = "it is not a regular file";
         return Stat::Done(Observed::Blocked(what.into()), false);
     }
     if mode == CheckMode::Quick {
@@ -145,6 +176,7 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
                     size: meta.len(),
                     mtime_ns: mtime,
                     exec: fsutil::is_executable(&meta),
+                    file_id: fsutil::file_id(&meta),
                 };
                 return Stat::Done(o, true);
             }
@@ -187,6 +219,11 @@ pub fn scan<'a>(
                 out.files.insert(p.to_string(), o);
             }
             Stat::Hash(meta) => to_hash.push((p, meta)),
+            Stat::Folder(inside) => {
+                out.files
+                    .insert(p.to_string(), Observed::Blocked("it is a folder".into()));
+                out.folders.insert(p.to_string(), inside);
+            }
         }
     }
     if to_hash.is_empty() {
@@ -221,6 +258,7 @@ pub fn scan<'a>(
                         size: meta.len(),
                         mtime_ns: fsutil::mtime_ns(meta),
                         exec: fsutil::is_executable(meta),
+                        file_id: fsutil::file_id(meta),
                     };
                     (*p, o, entry)
                 }

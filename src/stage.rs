@@ -333,6 +333,10 @@ fn stage_one(
                 got: have,
             });
         }
+    } else if have == 0 {
+        // Empty content (`__init__.py`, `.gitkeep`): nothing to download, but `finish` verifies and
+        // renames a `.part` like any other, so it must exist.
+        File::create(&part).map_err(fs_err("create", &part))?;
     } else {
         task.inc(expected);
     }

@@ -365,7 +365,9 @@ impl<'a> Session<'a> {
     }
 
     pub fn plan_for(&self, target: &Manifest, scan: &Scan) -> Result<Plan, UpdateError> {
-        Ok(plan::plan(target, self.installed(), scan)?)
+        let mut p = plan::plan(target, self.installed(), scan)?;
+        plan::name_kept(&mut p, &self.layout.dir, target);
+        Ok(p)
     }
 
     /// Downloads what `plan` needs.
@@ -432,6 +434,13 @@ impl<'a> Session<'a> {
                 .collect(),
             saved,
             manifest: previous.clone(),
+            kept: plan
+                .kept()
+                .map(|(path, kept_as)| crate::backup::KeptFile {
+                    path: path.to_string(),
+                    kept_as: kept_as.to_string(),
+                })
+                .collect(),
         };
         let (backup_rel, temporary, folder) = apply::make_backup(&self.layout, keep, full, info)?;
         apply::crash_point("backup-ready");
@@ -447,6 +456,8 @@ impl<'a> Session<'a> {
                     .as_ref()
                     .map(|e| format!("{staging_rel}/{}", e.sha256)),
                 had_old: o.action != Action::Add,
+                kept_as: o.kept_as.clone(),
+                restore_from: None,
             })
             .collect();
         let journal = Journal {

@@ -46,7 +46,11 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             "delete": plan.count(crate::plan::Action::Delete),
             "unchanged": plan.unchanged,
             "download_bytes": plan.download_bytes(),
-            "ops": plan.ops.iter().map(|o| serde_json::json!({"path": o.path, "action": o.action})).collect::<Vec<_>>(),
+            "ops": plan.ops.iter().map(|o| match &o.kept_as {
+                Some(k) => serde_json::json!({"path": o.path, "action": o.action, "kept_as": k}),
+                None => serde_json::json!({"path": o.path, "action": o.action}),
+            }).collect::<Vec<_>>(),
+            "kept_aside": plan.kept().map(|(p, k)| serde_json::json!({"path": p, "kept_as": k})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if available {
@@ -57,6 +61,9 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             plan.summary(),
             human_bytes(plan.download_bytes())
         ));
+        for k in plan.kept_lines(3) {
+            ctx.reporter.warn(k);
+        }
         if ctx.reporter.is_verbose() {
             for o in &plan.ops {
                 let action = match o.action {

@@ -53,11 +53,12 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         match result {
             Ok(Some((to, bytes, replaced_self))) => {
                 let from = session.state.last.as_ref().and_then(|l| l.from.clone());
+                let result = session.state.last.as_ref().map(|l| l.result.clone());
                 state::log_line(
                     &session.layout,
                     from.as_deref(),
                     Some(&to),
-                    "ok",
+                    result.as_deref().unwrap_or("ok"),
                     bytes,
                     secs,
                 );
@@ -265,15 +266,27 @@ fn update(
         && self_rel.is_some_and(|p| {
             let me = crate::paths::fold(&p); // NTFS and APFS ignore case
             plan.ops.iter().any(|o| {
-                crate::paths::fold(&o.path) == me && o.action == crate::plan::Action::Replace
+                // A launcher found at a path the release adds (kept aside) was replaced too.
+                crate::paths::fold(&o.path) == me
+                    && (o.action == crate::plan::Action::Replace || o.kept_as.is_some())
             })
         });
     let backup = s.commit(&target, &plan, &scan, "update")?;
+    // The user's files kept aside are said on the terminal and in the log: they are not lost, but the
+    // user must know where to find them.
+    let kept = plan.kept_lines(3);
+    for k in &kept {
+        r.warn(k);
+    }
     s.state.last = Some(LastResult {
         time: crate::manifest::format_time(std::time::SystemTime::now()),
         from: from.clone(),
         to: Some(target.version.clone()),
-        result: "ok".into(),
+        result: if kept.is_empty() {
+            "ok".into()
+        } else {
+            format!("ok; {}", kept.join("; "))
+        },
     });
     s.state.failures = None;
     s.save()?;

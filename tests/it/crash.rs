@@ -1,7 +1,8 @@
 //! Issue 4, crashes: the launcher is stopped at every step of an update (deterministic crash points,
 //! feature `fault-injection`) and killed at random moments (SIGKILL), and the next start must leave
 //! every managed file the old or the new version for the whole set, the user's files untouched, the
-//! backups consistent, and the app started.
+//! backups consistent, and the app started. The updates include the operations of issue 9: a file
+//! that becomes a folder, a folder that becomes a file, a case-only rename and empty files.
 
 use crate::common::{noise, sample_tree, Bench, InstallDir, Run, Tree};
 use std::time::{Duration, Instant};
@@ -22,14 +23,40 @@ fn trees() -> Vec<(&'static str, Tree)> {
             );
         }
     };
+    // Issue 9: before 2.0.0, `ext/plugins` is a file, `ext/old` a folder, `docs/LICENSE.TXT` upper
+    // case and `pkg/__init__.py` empty; 2.0.0 swaps file and folder and renames by case only.
+    let swaps = |t: &mut Tree, new: bool| {
+        let files: [(&str, &[u8]); 4] = if new {
+            [
+                ("ext/plugins/p1.dat", b"plugin 1\n"),
+                ("ext/old", b"a file now\n"),
+                ("docs/license.txt", b"license\n"),
+                ("pkg/new/__init__.py", b""),
+            ]
+        } else {
+            [
+                ("ext/plugins", b"plugins in one file\n"),
+                ("ext/old/deep/p1.dat", b"old plugin\n"),
+                ("docs/LICENSE.TXT", b"license\n"),
+                ("pkg/__init__.py", b""),
+            ]
+        };
+        for (p, b) in files {
+            t.insert(p.into(), b.to_vec());
+        }
+    };
     let mut v08 = sample_tree("0.8.0");
     lib("0.8.0", &mut v08, 0..12);
+    swaps(&mut v08, false);
     let mut v09 = sample_tree("0.9.0");
     lib("0.9.0", &mut v09, 0..6);
+    swaps(&mut v09, false);
     let mut v1 = sample_tree("1.0.0");
     lib("1.0.0", &mut v1, 0..6);
+    swaps(&mut v1, false);
     let mut v2 = sample_tree("2.0.0");
     lib("2.0.0", &mut v2, 0..6);
+    swaps(&mut v2, true);
     for i in 9..12 {
         v2.remove(&format!("lib/mod{i:02}.dat"));
     }
@@ -278,7 +305,11 @@ fn crash_at_every_step_of_an_update_leaves_old_or_new_and_the_next_start_complet
     .collect();
     points.extend((1..=moved).map(|n| format!("moved-to-backup:{n}")));
     points.extend((1..=placed).map(|n| format!("placed:{n}")));
-    points.extend(["before-state".to_string(), "after-state".to_string()]);
+    points.extend([
+        "folder-removed".to_string(),
+        "before-state".to_string(),
+        "after-state".to_string(),
+    ]);
     let mut tried = 0;
     for (k, point) in points.iter().enumerate() {
         let i = f.scenario(&format!("c{k}"));
@@ -485,6 +516,10 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
         );
     }
     v1.insert("data/big.bin".into(), noise(10, 20 * 1024 * 1024));
+    // Issue 9: a file that becomes a folder, a folder that becomes a file, a case-only rename.
+    v1.insert("res/plugins".into(), b"one file\n".to_vec());
+    v1.insert("res/old/p.txt".into(), b"in a folder\n".to_vec());
+    v1.insert("res/CASE.TXT".into(), b"case\n".to_vec());
     let mut v2 = sample_tree("2.0.0");
     for i in 0..300 {
         if i % 3 != 0 {
@@ -502,6 +537,9 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
         );
     }
     v2.insert("data/big.bin".into(), noise(20, 20 * 1024 * 1024));
+    v2.insert("res/plugins/p.txt".into(), b"now a folder\n".to_vec());
+    v2.insert("res/old".into(), b"now a file\n".to_vec());
+    v2.insert("res/case.txt".into(), b"case\n".to_vec());
     let user = user_files();
     let template = site.install("template", "");
     site.publish("1.0.0", &v1);

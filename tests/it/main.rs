@@ -10,6 +10,8 @@ mod faults;
 mod hostile;
 mod hostile_text;
 mod https;
+#[cfg(feature = "fault-injection")]
+mod integrity;
 mod messages;
 mod nginx;
 mod proxy;

@@ -566,7 +566,8 @@ fn launcher_ini_beside_the_launcher_is_never_overwritten_unless_listed() {
         r.explain()
     );
 
-    // 3.0 lists launcher.ini: the publisher's content replaces the user's, which goes into the backup.
+    // 3.0 lists launcher.ini: the publisher's content takes its place, and the user's is kept beside
+    // it as `launcher.ini.user-file` (not in a backup that rotates away; issue 9).
     let theirs = s.ini_text("; deployed by IT with release 3.0\n");
     s.publish_with("3.0", |rel| {
         common::write(&rel.join("launcher.ini"), &theirs)
@@ -578,7 +579,7 @@ fn launcher_ini_beside_the_launcher_is_never_overwritten_unless_listed() {
         "{}",
         r.explain()
     );
-    let saved = newest_backup(&s.inst).join("launcher.ini");
+    let saved = s.ini().with_file_name("launcher.ini.user-file");
     assert_eq!(
         std::fs::read_to_string(&saved).ok().as_deref(),
         Some(mine.as_str()),
