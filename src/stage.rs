@@ -52,8 +52,24 @@ pub enum StageError {
         needed: u64,
         available: u64,
     },
+    #[error("not enough free space in `{}`: the update needs {} for its download and {} for the full backup `{}` (BackupMode = full), and {} is free; free some space, lower Backups or set BackupMode = changed, and start the launcher again", path.display(), fsutil::human_bytes(*download), fsutil::human_bytes(*backup_bytes), backup.display(), fsutil::human_bytes(*available))]
+    DiskFullWithBackup {
+        path: PathBuf,
+        download: u64,
+        backup: PathBuf,
+        backup_bytes: u64,
+        available: u64,
+    },
     #[error(transparent)]
     Fs(#[from] FsError),
+}
+
+/// Space the change needs beside its downloads, on the same volume: the full backup it will write.
+#[derive(Debug, Clone)]
+pub struct Reserve {
+    /// The backup folder that will be written.
+    pub folder: PathBuf,
+    pub bytes: u64,
 }
 
 impl StageError {
@@ -173,6 +189,7 @@ pub fn stage(
     source: &dyn Source,
     product: &str,
     needed: &[&FileEntry],
+    reserve: Option<&Reserve>,
     reporter: &Reporter,
 ) -> Result<StageStats, StageError> {
     let staging = layout.staging();
@@ -193,6 +210,15 @@ pub fn stage(
     if let Ok(available) = fs4::available_space(&staging) {
         // Keep a margin for the state, the journal and the file system's own needs.
         let margin = 16 * 1024 * 1024;
+        if let Some(r) = reserve.filter(|r| available < need + margin + r.bytes) {
+            return Err(StageError::DiskFullWithBackup {
+                path: staging,
+                download: need + margin,
+                backup: r.folder.clone(),
+                backup_bytes: r.bytes,
+                available,
+            });
+        }
         if available < need + margin {
             return Err(StageError::DiskFull {
                 path: staging,
