@@ -89,12 +89,12 @@ fn two_rollbacks_in_a_row_hold_both_versions_until_a_newer_release() {
     i.run(&["rollback"], &[])
         .success()
         .stderr_has("Rolled back from 1.2 to 1.1");
-    assert_eq!(holds(&i), ["1.2", "1.3"]);
-    assert_eq!(status(&i)["held"], "1.3", "`held` names the newest hold");
     // The channel still offers 1.3: neither 1.3 nor 1.2 comes back.
     for _ in 0..2 {
         i.run(&[], &[]).success().stdout_has("demo app 1.1\n");
     }
+    assert_eq!(holds(&i), ["1.2", "1.3"]);
+    assert_eq!(status(&i)["held"], "1.3", "`held` names the newest hold");
     assert_eq!(
         i.assert_whole(&refs(&all), &Tree::new(), "after two rollbacks"),
         "1.1"
@@ -152,9 +152,6 @@ fn a_repair_backup_is_kept_but_rollback_goes_back_one_version() {
     i.run(&["verify", "--repair"], &[]).success();
     assert_eq!(i.backups(), ["bkp.001", "bkp.002"]);
     let st = status(&i);
-    assert_eq!(st["backups"][1]["kind"], "repair", "{st:#}");
-    assert_eq!(st["backups"][0]["rollback_target"], true, "{st:#}");
-    assert_eq!(st["rollback_to"], "1.1", "{st:#}");
 
     let r = i.run(&["rollback"], &[]).success();
     assert!(
@@ -162,6 +159,10 @@ fn a_repair_backup_is_kept_but_rollback_goes_back_one_version() {
         "rollback did not go back one version{}",
         r.explain()
     );
+    // What `status` said before the rollback.
+    assert_eq!(st["backups"][1]["kind"], "repair", "{st:#}");
+    assert_eq!(st["backups"][0]["rollback_target"], true, "{st:#}");
+    assert_eq!(st["rollback_to"], "1.1", "{st:#}");
     assert_eq!(
         i.assert_whole(&refs(&all), &Tree::new(), "after the rollback"),
         "1.1"
@@ -207,7 +208,6 @@ fn check_before_or_after(i: &InstallDir, all: &[(&'static str, Tree)], context: 
         !i.app.join(".launcher/journal.json").exists(),
         "{context}: the journal is left"
     );
-    assert_eq!(holds(i), holds_at(&found), "{context}: holds at {found}");
     let expected_backups: &[&str] = if found == "1.3" {
         &["bkp.001", "bkp.002"]
     } else {
@@ -219,6 +219,7 @@ fn check_before_or_after(i: &InstallDir, all: &[(&'static str, Tree)], context: 
         "{context}: backups at {found}"
     );
     i.assert_backups(&refs(all), context);
+    assert_eq!(holds(i), holds_at(&found), "{context}: holds at {found}");
 
     let back = previous(&found);
     let r = i.run(&["rollback"], &[]);
