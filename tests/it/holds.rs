@@ -99,7 +99,13 @@ fn two_rollbacks_in_a_row_hold_both_versions_until_a_newer_release() {
         i.assert_whole(&refs(&all), &Tree::new(), "after two rollbacks"),
         "1.1"
     );
-    i.run(&["check"], &[]).code_is(0);
+    let check = i.run(&["check", "--json"], &[]).code_is(0);
+    let check: serde_json::Value = serde_json::from_str(&check.stdout()).unwrap();
+    assert_eq!(
+        check["holds"],
+        serde_json::json!(["1.2", "1.3"]),
+        "{check:#}"
+    );
     let text = i.run(&["status"], &[]).success().stdout();
     assert!(
         text.contains("1.2, 1.3 are not reinstalled"),
