@@ -76,6 +76,34 @@ fn backups(i: &InstallDir) -> Vec<String> {
     i.backups()
 }
 
+/// A start whose update fails on the full backup: 1.0 starts, whole, the message has `needle` and
+/// names `bkp.001`, and no backup folder is left.
+fn start_without_backup(
+    i: &InstallDir,
+    versions: &[(&str, &Tree)],
+    needle: &str,
+    context: &str,
+) -> crate::common::Run {
+    let r = i.run(&[], &[]).success();
+    assert!(
+        r.stdout().contains("demo app 1.0\n"),
+        "{context}: the installed version did not start{}",
+        r.explain()
+    );
+    assert!(
+        r.stderr().contains(needle) && r.stderr().contains("bkp.001"),
+        "{context}: the message does not name the full backup folder being written{}",
+        r.explain()
+    );
+    assert!(
+        backups(i).is_empty(),
+        "{context}: a backup folder was left{}",
+        r.explain()
+    );
+    assert_eq!(i.assert_whole(versions, &Tree::new(), context), "1.0");
+    r
+}
+
 #[test]
 fn a_full_backup_that_cannot_fit_is_refused_before_anything_is_written() {
     let site = Bench::new();
@@ -99,31 +127,15 @@ fn a_full_backup_that_cannot_fit_is_refused_before_anything_is_written() {
 
     site.publish("2.0", &v2);
     for attempt in 1..=2 {
-        let r = i.run(&[], &[]).success();
-        assert!(
-            r.stdout().contains("demo app 1.0\n"),
-            "attempt {attempt}: the installed version did not start{}",
-            r.explain()
-        );
-        assert!(
-            r.stderr().contains("full backup") && r.stderr().contains("bkp.001"),
-            "attempt {attempt}: the message does not name the full backup and its folder{}",
-            r.explain()
-        );
-        assert!(
-            backups(&i).is_empty(),
-            "attempt {attempt}: a backup folder was written{}",
-            r.explain()
-        );
+        let context = format!("refused update, attempt {attempt}");
+        let r = start_without_backup(&i, &[("1.0", &v1), ("2.0", &v2)], "full backup", &context);
         let now = disk.df("avail");
         assert!(
             now + MIB >= free,
-            "attempt {attempt}: {} of free space was used by a refused update{}",
+            "{context}: {} of free space was used by a refused update{}",
             free - now,
             r.explain()
         );
-        let found = i.assert_whole(&[("1.0", &v1), ("2.0", &v2)], &Tree::new(), "refused");
-        assert_eq!(found, "1.0");
     }
 
     // With backups of the changed files only, the same disk takes the update.
@@ -160,31 +172,16 @@ fn a_full_backup_cut_short_by_a_full_disk_is_removed_and_its_folder_named() {
 
     site.publish("2.0", &v2);
     for attempt in 1..=2 {
-        let r = i.run(&[], &[]).success();
-        assert!(
-            r.stdout().contains("demo app 1.0\n"),
-            "attempt {attempt}: the installed version did not start{}",
-            r.explain()
-        );
-        assert!(
-            r.stderr().contains("cannot write the full backup") && r.stderr().contains("bkp.001"),
-            "attempt {attempt}: the message does not name the backup folder being written{}",
-            r.explain()
-        );
-        assert!(
-            backups(&i).is_empty(),
-            "attempt {attempt}: the half-written backup was left{}",
-            r.explain()
-        );
+        let context = format!("backup cut short, attempt {attempt}");
+        let versions = [("1.0", &v1), ("2.0", &v2)];
+        let r = start_without_backup(&i, &versions, "cannot write the full backup", &context);
         let now = disk.df("iused");
         assert!(
             now <= used + 4,
-            "attempt {attempt}: {} inodes stay used after the failed backup{}",
+            "{context}: {} inodes stay used after the failed backup{}",
             now - used,
             r.explain()
         );
-        let found = i.assert_whole(&[("1.0", &v1), ("2.0", &v2)], &Tree::new(), "cut short");
-        assert_eq!(found, "1.0");
     }
 
     // Room again: the next start makes the full backup and updates.

@@ -3,7 +3,7 @@
 //! rollback stopped at any step (crash points, SIGKILL) leaves the state before it or after it, with the
 //! holds right, and the next `rollback` goes back one more version.
 
-use crate::common::{noise, sample_tree, Bench, InstallDir, Tree};
+use crate::common::{kill_seed, noise, sample_tree, Bench, InstallDir, Rng, Tree};
 use std::time::{Duration, Instant};
 
 /// 1.1, 1.2 and 1.3: each changes some of the resources and the big file, adds one file and drops
@@ -285,30 +285,9 @@ fn a_rollback_stopped_at_every_step_leaves_before_or_after_with_the_holds_right(
     eprintln!("rollback crash points tried: {}", points.len());
 }
 
-/// A tiny xorshift generator: the kill test's only randomness, from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 #[test]
 fn killing_a_rollback_at_random_moments_leaves_before_or_after_and_the_next_goes_back_one() {
-    let seed = std::env::var("LAUNCHER_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let seed = kill_seed();
     eprintln!("rollback kill test seed: {seed} (rerun with LAUNCHER_KILL_SEED={seed})");
     let mut rng = Rng(seed);
     // Many files, so that the end of a rollback (clearing its undo folder, removing the restored
