@@ -289,6 +289,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn holds_keep_every_version_rolled_back_from_and_an_old_single_hold_still_loads() {
+        let v = |s: &str| crate::version::Version::parse(s).unwrap();
+        let old: State = serde_json::from_str(r#"{"held": "1.3"}"#).unwrap();
+        assert_eq!(old.holds(), ["1.3"]);
+        assert!(old.is_held(&v("1.3")) && old.is_held(&v("1.2")));
+        assert!(!old.is_held(&v("1.3.1")));
+
+        let mut s = old.clone();
+        s.set_holds(&["1.3".into(), "1.10".into(), "1.2".into(), "1.3".into()]);
+        assert_eq!(
+            s.holds(),
+            ["1.2", "1.3", "1.10"],
+            "numeric order, no duplicates"
+        );
+        assert_eq!(s.held.as_deref(), Some("1.10"), "`held` is the newest hold");
+        assert!(s.is_held(&v("1.4")) && !s.is_held(&v("1.11")));
+        let saved: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!(saved["held"], "1.10", "older launchers read `held`");
+
+        s.set_holds(&[]);
+        assert!(s.holds().is_empty() && s.held.is_none());
+        let saved: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert!(saved.get("holds").is_none(), "no holds, no key");
+    }
+
+    #[test]
     fn a_release_that_keeps_failing_is_tried_less_and_less_often() {
         let mut s = State::default();
         let t0 = 1_800_000_000;
