@@ -200,7 +200,8 @@ fn a_repair_backup_is_kept_but_rollback_goes_back_one_version() {
 /// After a stopped rollback and a start that recovers it (`verify`, which updates nothing): the app
 /// is 1.3 with no holds and both backups (before), or 1.2 holding 1.3 with `bkp.001` left (after).
 /// Then `rollback` goes back one more, and a start with 1.3 on the channel installs nothing held.
-fn check_before_or_after(i: &InstallDir, all: &[(&'static str, Tree)], context: &str) {
+/// Returns the version found after the stopped rollback.
+fn check_before_or_after(i: &InstallDir, all: &[(&'static str, Tree)], context: &str) -> String {
     let r = i.run(&["verify"], &[]);
     assert_eq!(
         r.code(),
@@ -247,6 +248,7 @@ fn check_before_or_after(i: &InstallDir, all: &[(&'static str, Tree)], context: 
         "{context}: a held version was reinstalled{}",
         r.explain()
     );
+    found
 }
 
 #[cfg(feature = "fault-injection")]
@@ -279,7 +281,7 @@ fn a_rollback_stopped_at_every_step_leaves_before_or_after_with_the_holds_right(
             "the rollback did not stop at `{point}`{}",
             r.explain()
         );
-        check_before_or_after(&i, &all, &format!("rollback stopped at `{point}`"));
+        let _ = check_before_or_after(&i, &all, &format!("rollback stopped at `{point}`"));
         std::fs::remove_dir_all(&i.root).unwrap();
     }
     eprintln!("rollback crash points tried: {}", points.len());
@@ -296,18 +298,30 @@ fn killing_a_rollback_at_random_moments_leaves_before_or_after_and_the_next_goes
     let all = versions(240, 4 * 1024 * 1024);
     let template = installed_three(&site, &all, "template");
 
-    // How long an uninterrupted rollback takes here, to spread the kills over it (randomness, not a
+    // How long an uninterrupted rollback takes here, and when its journal appears, to spread the
+    // kills over it with half of them in the apply phase and the clean-up after it (randomness, not a
     // timing assertion).
     let probe = template.clone_to(&site.root.join("probe"));
     let started = Instant::now();
-    let status = probe
+    let mut child = probe
         .command(&["rollback"], &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .status()
+        .spawn()
         .unwrap();
-    assert!(status.success(), "the uninterrupted rollback failed");
+    let mut journal_at = None;
+    while child.try_wait().unwrap().is_none() {
+        if journal_at.is_none() && probe.app.join(".launcher/journal.json").exists() {
+            journal_at = Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(
+        probe.assert_whole(&refs(&all), &Tree::new(), "probe"),
+        "1.2"
+    );
     let span = started.elapsed().as_micros().max(1000) as u64;
+    let apply_from = journal_at.map_or(span / 2, |t| t.as_micros() as u64);
     std::fs::remove_dir_all(&probe.root).unwrap();
 
     let iterations = 16;
@@ -320,9 +334,8 @@ fn killing_a_rollback_at_random_moments_leaves_before_or_after_and_the_next_goes
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Half of the kills in the last third of the run, where the change is committed and cleaned up.
         let delay = if rng.below(2) == 0 {
-            span * 2 / 3 + rng.below(span / 3 + 1)
+            apply_from.saturating_sub(2000) + rng.below(span.saturating_sub(apply_from) + 4000)
         } else {
             rng.below(span)
         };
@@ -333,16 +346,14 @@ fn killing_a_rollback_at_random_moments_leaves_before_or_after_and_the_next_goes
             landed += 1;
         }
         let context = format!("kill {it} after {delay} µs (seed {seed})");
-        if i.app.join("bkp.002").exists() {
-            before += 1;
-        } else {
-            after += 1;
+        match check_before_or_after(&i, &all, &context).as_str() {
+            "1.3" => before += 1,
+            _ => after += 1,
         }
-        check_before_or_after(&i, &all, &context);
         std::fs::remove_dir_all(&i.root).unwrap();
     }
     eprintln!(
         "rollback kills: {iterations}, {landed} landed before the rollback finished; \
-         {before} left bkp.002 in place, {after} had consumed it (seed {seed})"
+         {before} left 1.3 (before), {after} left 1.2 (after) (seed {seed})"
     );
 }
