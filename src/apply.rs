@@ -34,8 +34,9 @@
 //!
 //! Crash points (`crash_point`, feature `fault-injection`), in order: `staged` (stage), `rotate-deleted`
 //! (backup), `backup-ready`, `journal-written`, `moved-to-backup` and `placed` (once per rename),
-//! `before-state`, `after-state`; `kept-aside`, `kept-moved-back` and `folder-removed` where a change
-//! keeps a user's file aside, gives one back, or turns a folder into a file (also in recovery); in
+//! `before-state`, `after-state`, `consumed` (a rollback's restored backup is out of the series);
+//! `kept-aside`, `kept-moved-back` and `folder-removed` where a change keeps a user's file aside, gives
+//! one back, or turns a folder into a file (also in recovery); in
 //! recovery `recovery-start`, `recovery-placed`, `recovery-undone`.
 //!
 //! Never: write through a symbolic link on the way into the install folder, delete or overwrite a file
@@ -85,6 +86,10 @@ pub struct Journal {
     pub consume: Option<String>,
     /// The value `state.held` takes after the commit.
     pub held: Option<String>,
+    /// The value `state.holds` takes after the commit (empty in journals of older launchers: then
+    /// `held` is the only hold).
+    #[serde(default)]
+    pub holds: Vec<String>,
     pub ops: Vec<JournalOp>,
 }
 
@@ -107,6 +112,18 @@ pub enum ApplyError {
         dir: PathBuf,
         #[source]
         source: io::Error,
+    },
+    #[error("not enough free space for the full backup `{}` (BackupMode = full): it needs {} and {} is free; free some space, lower Backups or set BackupMode = changed, and start the launcher again", folder.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
+    BackupSpace {
+        folder: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error("cannot write the full backup `{}` (BackupMode = full); the part written was removed and the installed version is unchanged", folder.display())]
+    BackupWrite {
+        folder: PathBuf,
+        #[source]
+        source: FsError,
     },
     #[error("`{}` is in use or locked and cannot be replaced; close the program that uses it and start again", path.display())]
     InUse {
@@ -583,11 +600,40 @@ fn finish(
     cache.retain(|p, _| wanted.contains(p.as_str()));
     state.installed = Some(j.target.clone());
     state.cache = cache;
-    state.held = j.held.clone();
+    if j.holds.is_empty() {
+        state.set_holds(&Vec::from_iter(j.held.clone()));
+    } else {
+        state.set_holds(&j.holds);
+    }
     state.save(layout)?;
     crash_point("after-state");
     backup::finalize_pending(dir, &j.target.version)?;
+    consume_backup(layout, j);
     remove_journal_and_leftovers(layout, j)
+}
+
+/// Takes the backup a rollback restored out of the `bkp.NNN` series, while the journal still exists:
+/// one rename into `.launcher/consumed`, so a kill at any moment leaves it either a whole backup (the
+/// journal is still there and recovery comes back here) or out of the series. Deleting it afterwards
+/// may take long and is done after the journal is gone; a kill then leaves only `.launcher/consumed`,
+/// which the next start removes. Before this, a kill between the journal's removal and the folder's
+/// left a backup of the version now installed, and the next `rollback` went nowhere.
+///
+/// Best effort, like the deletion was: the change is committed (the state is written), and a backup
+/// that could not be moved is one of the installed version, which `rollback` skips.
+fn consume_backup(layout: &Layout, j: &Journal) {
+    let Some(c) = &j.consume else { return };
+    let folder = fsutil::native(&layout.dir, c);
+    if fs::symlink_metadata(&folder).is_err() {
+        return;
+    }
+    let aside = layout.consumed();
+    let _ = fs::remove_dir_all(&aside);
+    if fs::rename(&folder, &aside).is_ok() {
+        fsutil::sync_dir(&layout.dir);
+        fsutil::sync_dir(&layout.meta);
+        crash_point("consumed");
+    }
 }
 
 fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), ApplyError> {
@@ -601,8 +647,8 @@ fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), Appl
     if j.backup_is_temporary {
         let _ = fs::remove_dir_all(fsutil::native(&layout.dir, &j.backup));
     }
-    if let Some(c) = &j.consume {
-        let _ = fs::remove_dir_all(fsutil::native(&layout.dir, c));
+    if j.consume.is_some() {
+        let _ = fs::remove_dir_all(layout.consumed());
     }
     Ok(())
 }
@@ -689,6 +735,8 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
                 // No change in progress: backups left half-made by one that stopped are tidied. Best
                 // effort: the next update tidies them again before it makes its own backup.
                 let _ = backup::tidy(&layout.dir);
+                // A restored backup whose deletion was cut short (see `consume_backup`).
+                let _ = fs::remove_dir_all(layout.consumed());
             }
             return Ok(None);
         }
@@ -895,6 +943,22 @@ fn probe_writable(dir: &Path) -> Result<(), ApplyError> {
     })
 }
 
+/// Free space left after a full backup for the journal, the state and the file system's own needs.
+pub const FULL_BACKUP_MARGIN: u64 = 1024 * 1024;
+
+/// Copies every file of `saved` (manifest paths) from the install folder into a full backup.
+fn copy_full(dir: &Path, folder: &Path, saved: &[String]) -> Result<(), FsError> {
+    for p in saved {
+        let from = fsutil::native(dir, p);
+        let to = fsutil::native(folder, p);
+        if let Some(d) = to.parent() {
+            fs::create_dir_all(d).map_err(fs_err("create folder", d))?;
+        }
+        fs::copy(&from, &to).map_err(fs_err("copy into the backup", &from))?;
+    }
+    Ok(())
+}
+
 /// Makes the backup for a change: rotates `bkp.NNN` and writes `backup.json.pending`, or picks the
 /// temporary undo folder when no backup is kept. Returns the folder relative to the install folder and
 /// whether it is temporary. `full` copies every managed file into the new backup first. Fails first,
@@ -914,21 +978,36 @@ pub fn make_backup(
     if keep == 0 {
         return Ok((undo_rel, true, None));
     }
+    if full {
+        // Checked before the rotation deletes the oldest backup: a copy that cannot fit must not
+        // cost a backup, nor fill the disk. The space the rotation frees is not counted.
+        let needed = backup::full_copy_bytes(&layout.dir, info.saved.iter().map(String::as_str))
+            + FULL_BACKUP_MARGIN;
+        if let Ok(available) = fs4::available_space(&layout.dir) {
+            if available < needed {
+                return Err(ApplyError::BackupSpace {
+                    folder: backup::next_folder(&layout.dir, keep),
+                    needed,
+                    available,
+                });
+            }
+        }
+    }
     let folder = backup::prepare(&layout.dir, keep)?;
     let rel = folder
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if full {
-        for p in &info.saved {
-            let from = fsutil::native(&layout.dir, p);
-            let to = fsutil::native(&folder, p);
-            if let Some(d) = to.parent() {
-                fs::create_dir_all(d).map_err(fs_err("create folder", d))?;
-            }
-            fs::copy(&from, &to).map_err(fs_err("copy into the backup", &from))?;
+        let written = copy_full(&layout.dir, &folder, &info.saved)
+            .and_then(|()| backup::write_pending_info(&folder, &info));
+        if let Err(source) = written {
+            // A half-written copy holds nothing usable and, on a full disk, the space the user
+            // needs back (the disk may also have filled up for another reason since the check).
+            let _ = fs::remove_dir_all(&folder);
+            fsutil::sync_dir(&layout.dir);
+            return Err(ApplyError::BackupWrite { folder, source });
         }
-        backup::write_pending_info(&folder, &info)?;
         return Ok((undo_rel, true, Some(folder)));
     }
     backup::write_pending_info(&folder, &info)?;

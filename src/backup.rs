@@ -37,6 +37,9 @@ pub struct BackupInfo {
     pub saved: Vec<String>,
     /// The manifest that was installed before the update.
     pub manifest: Option<Manifest>,
+    /// The change that made the backup: `update` or `repair` (absent in backups of older launchers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Files of the user's that were at paths the update added, and the names they were kept under
     /// beside them; a rollback gives them back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -48,6 +51,34 @@ pub struct BackupInfo {
 pub struct KeptFile {
     pub path: String,
     pub kept_as: String,
+}
+
+impl BackupInfo {
+    /// A backup made by a change that kept the version (`verify --repair`, or a start that put damaged
+    /// files right): it holds the damaged files, is kept like any backup, but is never a rollback
+    /// target, since restoring it would go "from 1.1 to 1.1". Older launchers did not record the kind;
+    /// for their backups the same version before and after says the same.
+    pub fn is_repair(&self) -> bool {
+        self.kind.as_deref() == Some("repair") || self.from.as_deref() == Some(self.to.as_str())
+    }
+}
+
+/// The backup `rollback` restores when `installed` is installed: the newest finished backup that is
+/// not a repair backup and holds a version other than the installed one (a backup of the installed
+/// version would change nothing; one can be left by a rollback of an older launcher that was killed).
+pub fn rollback_target(dir: &Path, installed: &str) -> Option<(PathBuf, BackupInfo)> {
+    list(dir).into_iter().rev().find_map(|(_, p)| {
+        if !p.join(INFO_FILE).exists() {
+            return None;
+        }
+        let info = read_info(&p).ok()?;
+        let usable = !info.is_repair()
+            && info
+                .manifest
+                .as_ref()
+                .is_none_or(|m| m.version != installed);
+        usable.then_some((p, info))
+    })
 }
 
 /// `bkp.001`.
@@ -181,6 +212,27 @@ fn is_leftover(p: &Path) -> bool {
     })
 }
 
+/// The folder [`prepare`] will create for the next backup (after its clean-up and rotation), without
+/// changing anything: for messages and checks made before anything is written.
+pub fn next_folder(dir: &Path, keep: u32) -> PathBuf {
+    let finished = list(dir)
+        .into_iter()
+        .filter(|(_, p)| p.join(INFO_FILE).exists())
+        .count();
+    let kept = finished.min(keep.max(1) as usize - 1);
+    dir.join(name(kept as u32 + 1))
+}
+
+/// Bytes a full backup of `paths` (manifest paths under `dir`) writes: their sizes on disk now.
+pub fn full_copy_bytes<'a>(dir: &Path, paths: impl IntoIterator<Item = &'a str>) -> u64 {
+    paths
+        .into_iter()
+        .filter_map(|p| fs::symlink_metadata(fsutil::native(dir, p)).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Rotates the backups so that at most `keep - 1` remain, and creates the next, empty, folder.
 pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
     let mut existing = tidy(dir)?;
@@ -239,6 +291,7 @@ mod tests {
                 saved: vec![],
                 manifest: None,
                 kept: vec![],
+                kind: None,
             },
         )
         .unwrap();

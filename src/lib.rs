@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod launch;
+pub mod links;
 pub mod lock;
 pub mod manifest;
 pub mod paths;

@@ -49,11 +49,15 @@ pub fn wait_for(
     waiting: &str,
     max_wait: Duration,
 ) -> Result<Option<File>, FsError> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never through a link (`links` replaces one before this; a link made since is refused here).
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = opts
         .open(path)
         .map_err(fs_err("open the lock file", path))?;
     let start = Instant::now();

@@ -4,8 +4,14 @@
 //! folder when it is there and hashes right, else from the repository (blobs are immutable, so an old
 //! release's content stays available). Files the rolled-back update added are moved out (into a
 //! temporary undo folder removed after the commit). The backup folder is consumed, and the version rolled
-//! back from is held: it is not reinstalled until a newer release appears. The user's files that the
-//! update kept aside (`backup.json` `kept`) are renamed back to their places.
+//! back from joins the holds: no held version is reinstalled until a release newer than all of them
+//! appears (`State::holds`). The user's files that the update kept aside (`backup.json` `kept`) are
+//! renamed back to their places.
+//!
+//! The backup restored is the newest one that goes back a version (`backup::rollback_target`): backups
+//! made by a repair are kept but skipped. The holds and the consumed backup are part of the journaled
+//! change, so a rollback killed at any point leaves either the state before it (installed version,
+//! holds and backups as they were) or the state after it, and the next `rollback` goes back one more.
 
 use crate::apply::{self, Journal, JournalOp};
 use crate::backup;
@@ -40,11 +46,8 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         .installed()
         .cloned()
         .ok_or_else(|| RollbackError::NotInstalled(dir.clone()))?;
-    let (_, folder) = backup::list(&dir)
-        .into_iter()
-        .rfind(|(_, p)| p.join(backup::INFO_FILE).exists())
+    let (folder, info) = backup::rollback_target(&dir, &current.version)
         .ok_or_else(|| RollbackError::NoBackup(dir.clone()))?;
-    let info = backup::read_info(&folder).map_err(UpdateError::from)?;
     let target: Manifest = info
         .manifest
         .clone()
@@ -61,8 +64,10 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     for op in &plan.ops {
         if let Some(e) = &op.entry {
             let saved = fsutil::native(&folder, &op.path);
+            // Only a real file is moved into place: a link would put a link into the app.
+            let real = std::fs::symlink_metadata(&saved).is_ok_and(|m| m.is_file());
             match fsutil::sha256_file(&saved) {
-                Ok((sha, _)) if sha == e.sha256 => {
+                Ok((sha, _)) if real && sha == e.sha256 => {
                     from_backup.insert(op.path.clone(), format!("{folder_rel}/{}", op.path));
                 }
                 _ => download.push(op.clone()),
@@ -106,6 +111,11 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
             restore_from: Some(k.kept_as.clone()),
         }))
         .collect();
+    // Every version rolled back from stays held, not just the last (1.3 → 1.2 → 1.1 holds both).
+    let mut holds = s.state.holds();
+    holds.push(current.version.clone());
+    let mut newest_hold = crate::state::State::default();
+    newest_hold.set_holds(&holds);
     let undo = s.layout.undo();
     let _ = std::fs::remove_dir_all(&undo);
     let journal = Journal {
@@ -115,7 +125,8 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         backup: format!("{}/undo", crate::state::META_DIR),
         backup_is_temporary: true,
         consume: Some(folder_rel),
-        held: Some(current.version.clone()),
+        held: newest_hold.held,
+        holds,
         ops,
     };
     let cache = s.touch(&target, &plan, &scan)?;

@@ -55,8 +55,24 @@ pub enum StageError {
         reserve: u64,
         available: u64,
     },
+    #[error("not enough free space in `{}`: the update needs {} for its download and {} for the full backup `{}` (BackupMode = full), and {} is free; free some space, lower Backups or set BackupMode = changed, and start the launcher again", path.display(), fsutil::human_bytes(*download), fsutil::human_bytes(*backup_bytes), backup.display(), fsutil::human_bytes(*available))]
+    DiskFullWithBackup {
+        path: PathBuf,
+        download: u64,
+        backup: PathBuf,
+        backup_bytes: u64,
+        available: u64,
+    },
     #[error(transparent)]
     Fs(#[from] FsError),
+}
+
+/// Space the change needs beside its downloads, on the same volume: the full backup it will write.
+#[derive(Debug, Clone)]
+pub struct Reserve {
+    /// The backup folder that will be written.
+    pub folder: PathBuf,
+    pub bytes: u64,
 }
 
 impl StageError {
@@ -187,6 +203,7 @@ pub fn stage(
     source: &dyn Source,
     product: &str,
     needed: &[&FileEntry],
+    reserve: Option<&Reserve>,
     reporter: &Reporter,
 ) -> Result<StageStats, StageError> {
     let staging = layout.staging();
@@ -205,12 +222,23 @@ pub fn stage(
     }
     let need = space_needed(layout, &todo);
     if let Ok(available) = fs4::available_space(&staging) {
-        let reserve = space_reserve(layout, todo.len());
-        if available < need.saturating_add(reserve) {
+        let margin = space_reserve(layout, todo.len());
+        if let Some(r) =
+            reserve.filter(|r| available < need.saturating_add(margin).saturating_add(r.bytes))
+        {
+            return Err(StageError::DiskFullWithBackup {
+                path: staging,
+                download: need + margin,
+                backup: r.folder.clone(),
+                backup_bytes: r.bytes,
+                available,
+            });
+        }
+        if available < need.saturating_add(margin) {
             return Err(StageError::DiskFull {
                 path: staging,
                 needed: need,
-                reserve,
+                reserve: margin,
                 available,
             });
         }

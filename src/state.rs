@@ -80,9 +80,14 @@ pub struct State {
     /// The version in `channel.json`, so a `304` for the installed version needs no parsing at all.
     #[serde(default)]
     pub channel_version: Option<String>,
-    /// After `rollback`: the version rolled back from; releases up to it are not reinstalled.
+    /// After `rollback`: the newest version rolled back from; releases up to it are not reinstalled.
+    /// Kept beside [`State::holds`] so that an older launcher reading this state still holds.
     #[serde(default)]
     pub held: Option<String>,
+    /// Every version rolled back from since the last update to a newer release (see [`State::holds`]).
+    /// Absent in states written before holds were a list: then `held` is the only hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<String>,
     #[serde(default)]
     pub last: Option<LastResult>,
     #[serde(default)]
@@ -131,6 +136,10 @@ impl Layout {
     pub fn undo(&self) -> PathBuf {
         self.meta.join("undo")
     }
+    /// Where the backup a rollback restored waits to be deleted.
+    pub fn consumed(&self) -> PathBuf {
+        self.meta.join("consumed")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +175,40 @@ impl State {
             source: std::io::Error::other(e),
         })?;
         fsutil::write_atomic(&layout.state(), &bytes)
+    }
+
+    /// The held versions, oldest first: every version rolled back from since the last update to a
+    /// newer release. A release is not installed while its version is at most one of them (a rollback
+    /// from 1.3 to 1.2 and then to 1.1 holds both 1.3 and 1.2), and a newer release ends all holds.
+    pub fn holds(&self) -> Vec<String> {
+        if self.holds.is_empty() {
+            self.held.iter().cloned().collect()
+        } else {
+            self.holds.clone()
+        }
+    }
+
+    /// Sets the holds (any order, duplicates allowed) and `held` to the newest of them.
+    pub fn set_holds(&mut self, holds: &[String]) {
+        let mut v: Vec<(crate::version::Version, String)> = holds
+            .iter()
+            .filter_map(|h| {
+                crate::version::Version::parse(h)
+                    .ok()
+                    .map(|p| (p, h.clone()))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
+        self.held = v.last().map(|(_, h)| h.clone());
+        self.holds = v.into_iter().map(|(_, h)| h).collect();
+    }
+
+    /// True when `version` is held back by a rollback (it is not newer than every held version).
+    pub fn is_held(&self, version: &crate::version::Version) -> bool {
+        self.holds()
+            .iter()
+            .any(|h| crate::version::Version::parse(h).is_ok_and(|held| *version <= held))
     }
 
     pub fn installed_version(&self) -> Option<&str> {
@@ -222,12 +265,21 @@ pub fn log_line(
         bytes,
         secs
     );
+    // Never through a link (see `links`): a log that is one is skipped here and replaced by the next
+    // start that opens the install.
+    if crate::links::is_link(&layout.meta) || crate::links::is_link(&layout.log()) {
+        return;
+    }
     if std::fs::create_dir_all(&layout.meta).is_ok() {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(layout.log())
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
         {
+            use std::os::unix::fs::OpenOptionsExt;
+            // A link made after the check above is refused by the open itself.
+            opts.custom_flags(libc::O_NOFOLLOW);
+        }
+        if let Ok(mut f) = opts.open(layout.log()) {
             let _ = f.write_all(line.as_bytes());
         }
     }
@@ -236,6 +288,32 @@ pub fn log_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_keep_every_version_rolled_back_from_and_an_old_single_hold_still_loads() {
+        let v = |s: &str| crate::version::Version::parse(s).unwrap();
+        let old: State = serde_json::from_str(r#"{"held": "1.3"}"#).unwrap();
+        assert_eq!(old.holds(), ["1.3"]);
+        assert!(old.is_held(&v("1.3")) && old.is_held(&v("1.2")));
+        assert!(!old.is_held(&v("1.3.1")));
+
+        let mut s = old.clone();
+        s.set_holds(&["1.3".into(), "1.10".into(), "1.2".into(), "1.3".into()]);
+        assert_eq!(
+            s.holds(),
+            ["1.2", "1.3", "1.10"],
+            "numeric order, no duplicates"
+        );
+        assert_eq!(s.held.as_deref(), Some("1.10"), "`held` is the newest hold");
+        assert!(s.is_held(&v("1.4")) && !s.is_held(&v("1.11")));
+        let saved: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!(saved["held"], "1.10", "older launchers read `held`");
+
+        s.set_holds(&[]);
+        assert!(s.holds().is_empty() && s.held.is_none());
+        let saved: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert!(saved.get("holds").is_none(), "no holds, no key");
+    }
 
     #[test]
     fn a_release_that_keeps_failing_is_tried_less_and_less_often() {

@@ -10,6 +10,7 @@ use crate::apply::{self, Journal, JournalOp, Recovered};
 use crate::backup::BackupInfo;
 use crate::config::{BackupMode, CheckMode, Config};
 use crate::fsutil::{self, FsError};
+use crate::links;
 use crate::lock::{self, InstallLock, LockError};
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::plan::{self, Action, Plan};
@@ -20,7 +21,6 @@ use crate::sign::{TrustedKey, VerifyError};
 use crate::source::{self, Fetched, Source, SourceError};
 use crate::stage::{self, StageError, StageStats};
 use crate::state::{Layout, State};
-use crate::version::Version;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -125,10 +125,14 @@ impl<'a> Session<'a> {
     /// Opens the install for changing: creates `.launcher/`, takes the lock, recovers a journal.
     pub fn open(cfg: &'a Config, reporter: &'a Reporter) -> Result<Session<'a>, UpdateError> {
         let layout = Layout::new(&cfg.dir);
+        // Nothing is written through a link (`links`): `.launcher/` and the lock file are checked
+        // before they are used, the rest once the lock is held.
+        let mut replaced = links::replace_meta(&layout)?;
         std::fs::create_dir_all(&layout.meta).map_err(|source| UpdateError::ReadOnly {
             dir: cfg.dir.clone(),
             source,
         })?;
+        replaced.extend(links::replace(&layout.lock())?);
         let lock = lock::acquire(&layout.lock(), reporter).map_err(|e| match e {
             LockError::Fs(f)
                 if matches!(
@@ -143,6 +147,10 @@ impl<'a> Session<'a> {
             }
             other => other.into(),
         })?;
+        replaced.extend(links::replace_inner(&layout)?);
+        for r in &replaced {
+            reporter.warn(r);
+        }
         let recovered = apply::recover(&layout)?;
         let mut force_full = matches!(recovered, Some(Recovered::Unreadable(_)));
         let (state, had_state) = match State::load(&layout) {
@@ -335,15 +343,11 @@ impl<'a> Session<'a> {
 
     /// The version `remote` should install, given the hold left by a rollback.
     pub fn wanted<'m>(&mut self, remote: &'m Manifest) -> Option<&'m Manifest> {
-        if let Some(h) = &self.state.held {
-            if let Ok(held) = Version::parse(h) {
-                if remote.version() <= held {
-                    return None;
-                }
-            }
-            // A newer release ends the hold.
-            self.state.held = None;
+        if self.state.is_held(&remote.version()) {
+            return None;
         }
+        // A release newer than every held version ends the holds.
+        self.state.set_holds(&[]);
         Some(remote)
     }
 
@@ -381,12 +385,38 @@ impl<'a> Session<'a> {
                 ..Default::default()
             });
         }
+        let reserve = self.full_backup_reserve(plan);
         let product = self.cfg.product.clone();
         let layout = self.layout.clone();
         let reporter = self.reporter;
         self.ensure_source()?;
         let src = self.source.as_deref().expect("ensure_source set it");
-        Ok(stage::stage(&layout, src, &product, &needed, reporter)?)
+        Ok(stage::stage(
+            &layout,
+            src,
+            &product,
+            &needed,
+            reserve.as_ref(),
+            reporter,
+        )?)
+    }
+
+    /// The full backup that committing `plan` will write (`BackupMode = full`), so that the download
+    /// does not start when the copy cannot fit. Only plans of an installed version make one: a first
+    /// install has nothing to copy, and the download plan of a rollback (`from` is None) makes no backup.
+    fn full_backup_reserve(&self, plan: &Plan) -> Option<stage::Reserve> {
+        let installed = self.installed()?;
+        if self.cfg.backup_mode != BackupMode::Full || self.cfg.backups == 0 || plan.from.is_none()
+        {
+            return None;
+        }
+        Some(stage::Reserve {
+            folder: crate::backup::next_folder(&self.layout.dir, self.cfg.backups),
+            bytes: crate::backup::full_copy_bytes(
+                &self.layout.dir,
+                installed.files.iter().map(|f| f.path.as_str()),
+            ),
+        })
     }
 
     /// Applies a staged plan (journal, backup, renames, state). Returns the backup folder, if one was made.
@@ -434,6 +464,17 @@ impl<'a> Session<'a> {
                 .collect(),
             saved,
             manifest: previous.clone(),
+            // A start that puts damaged files right keeps the version: its backup is a repair's too.
+            kind: Some(
+                if previous
+                    .as_ref()
+                    .is_some_and(|p| p.version == target.version)
+                {
+                    "repair".to_string()
+                } else {
+                    kind.to_string()
+                },
+            ),
             kept: plan
                 .kept()
                 .map(|(path, kept_as)| crate::backup::KeptFile {
@@ -468,6 +509,7 @@ impl<'a> Session<'a> {
             backup_is_temporary: temporary,
             consume: None,
             held: self.state.held.clone(),
+            holds: self.state.holds(),
             ops,
         };
         let cache = self.touch(target, plan, scan)?;

@@ -21,6 +21,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         .map_err(|e| refused_or(e, "cannot check for updates"))?;
     let installed = s.installed().map(|m| m.version.clone());
     let held = s.state.held.clone();
+    let holds = s.state.holds();
     let target = match s.wanted(&remote.manifest) {
         Some(m) => m.clone(),
         None => s
@@ -39,6 +40,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             "available": remote.manifest.version,
             "target": target.version,
             "held": held,
+            "holds": holds,
             "mandatory": remote.manifest.mandatory,
             "update_available": available,
             "add": plan.count(crate::plan::Action::Add),

@@ -18,6 +18,13 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         Err("updates are disabled (Enable = 0)".to_string())
     };
     let installed = s.installed();
+    // The backup `rollback` would restore: repair backups and backups of the installed version are
+    // skipped (`backup::rollback_target`).
+    let target = installed.and_then(|m| backup::rollback_target(&cfg.dir, &m.version));
+    let rollback_to = target
+        .as_ref()
+        .and_then(|(_, i)| i.manifest.as_ref().map(|m| m.version.clone()));
+    let target = target.map(|(p, _)| p);
     let backups: Vec<serde_json::Value> = backup::list(&cfg.dir)
         .into_iter()
         .map(|(_, p)| {
@@ -28,9 +35,12 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
                 "to": info.as_ref().map(|i| i.to.clone()),
                 "created": info.as_ref().map(|i| i.created.clone()),
                 "files": info.as_ref().map(|i| i.saved.len()),
+                "kind": info.as_ref().map(|i| if i.is_repair() { "repair" } else { "update" }),
+                "rollback_target": target.as_deref() == Some(p.as_path()),
             })
         })
         .collect();
+    let holds = s.state.holds();
     let v = serde_json::json!({
         "launcher": env!("CARGO_PKG_VERSION"),
         "config": cfg.file.display().to_string(),
@@ -47,6 +57,8 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         "server_version": server.as_ref().ok(),
         "server_error": server.as_ref().err(),
         "held": s.state.held,
+        "holds": holds,
+        "rollback_to": rollback_to,
         "backups": backups,
         "last_update": s.state.last,
         "signed_updates_only": cfg.public_key.is_some(),
@@ -87,10 +99,16 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             Err(e) => format!("unavailable: {e}"),
         },
     );
-    if let Some(h) = &s.state.held {
+    if !holds.is_empty() {
         line(
             "held",
-            format!("{h} is not reinstalled after the rollback until a newer release appears"),
+            format!(
+                "{} not reinstalled after the rollback until a newer release appears",
+                match holds.as_slice() {
+                    [one] => format!("{one} is"),
+                    many => format!("{} are", many.join(", ")),
+                }
+            ),
         );
     }
     if backups.is_empty() {
@@ -100,12 +118,19 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         line(
             "backup",
             format!(
-                "{}: {} → {} ({} files saved, {})",
+                "{}: {} → {} ({} files saved, {}){}",
                 b["folder"].as_str().unwrap_or("?"),
                 b["from"].as_str().unwrap_or("-"),
                 b["to"].as_str().unwrap_or("?"),
                 b["files"].as_u64().unwrap_or(0),
-                b["created"].as_str().unwrap_or("?")
+                b["created"].as_str().unwrap_or("?"),
+                if b["kind"] == "repair" {
+                    "; made by a repair, never a rollback target"
+                } else if b["rollback_target"] == true {
+                    "; `launcher rollback` restores this one"
+                } else {
+                    ""
+                }
             ),
         );
     }

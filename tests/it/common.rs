@@ -1254,3 +1254,32 @@ pub fn try_cmd(args: &[&str]) -> bool {
         }
     }
 }
+
+/// A tiny xorshift generator: the kill tests' only randomness, from a printed seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The kill tests' seed: `LAUNCHER_KILL_SEED` when set (to rerun a failure), else from the clock.
+pub fn kill_seed() -> u64 {
+    std::env::var("LAUNCHER_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
+}

@@ -4,7 +4,7 @@
 //! backups consistent, and the app started. The updates include the operations of issue 9: a file
 //! that becomes a folder, a folder that becomes a file, a case-only rename and empty files.
 
-use crate::common::{noise, sample_tree, Bench, InstallDir, Run, Tree};
+use crate::common::{kill_seed, noise, sample_tree, Bench, InstallDir, Rng, Run, Tree};
 use std::time::{Duration, Instant};
 
 /// v0.8.0 → v0.9.0 → v1.0.0 are installed in turn (two backups, `Backups = 2`); v2.0.0 changes, adds
@@ -476,33 +476,9 @@ fn unreadable_journal_is_reported_and_the_install_is_checked_by_hash() {
     );
 }
 
-/// A tiny xorshift generator: the kill test's only randomness, from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 #[test]
 fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
-    let seed = std::env::var("LAUNCHER_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let seed = kill_seed();
     eprintln!("kill test seed: {seed} (rerun with LAUNCHER_KILL_SEED={seed})");
     let mut rng = Rng(seed);
 

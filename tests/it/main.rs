@@ -7,11 +7,14 @@ mod concurrency;
 mod crash;
 mod demo;
 mod faults;
+mod fullbackup;
+mod holds;
 mod hostile;
 mod hostile_text;
 mod https;
 #[cfg(feature = "fault-injection")]
 mod integrity;
+mod links;
 mod messages;
 mod nginx;
 mod proxy;
