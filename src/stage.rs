@@ -8,6 +8,14 @@
 //! it no longer matches. Free space is checked before the first byte; when the disk fills up anyway,
 //! the partial downloads are deleted so that the space comes back. Several blobs download at once.
 //! Nothing here touches the app's files.
+//!
+//! Time: every wait on the source is bounded by `Timeout` (in `source`); [`stage_until`] also bounds
+//! the download as a whole. Past its deadline no new blob is started and a running one stops after its
+//! current read, keeping its `.part` for the next start. Before the first byte of a blob is read, the
+//! size the source announces for it (`Content-Length`, `Content-Range`, the file's size) is compared
+//! with the manifest's, so a wrong file (an error page, a truncated copy) is refused without waiting
+//! for its bytes; a range answer that starts elsewhere than asked is followed, not counted as bad
+//! content.
 
 use crate::fsutil::{self, fs_err, FsError};
 use crate::manifest::FileEntry;
@@ -22,6 +30,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How many blobs download at once.
 const PARALLEL: usize = 4;
@@ -44,6 +53,20 @@ pub enum StageError {
         expected: u64,
         got: u64,
     },
+    #[error("`{url}` is {announced} bytes according to the server ({from}), but the manifest declares {expected}; it was not downloaded")]
+    SizeDiffers {
+        url: String,
+        expected: u64,
+        announced: u64,
+        from: &'static str,
+    },
+    #[error("the download was not finished within DownloadTimeout = {} s; {} of {} are kept in `{}`, and the next start (or `launcher fetch`) resumes it", budget.as_secs_f64(), fsutil::human_bytes(*done), fsutil::human_bytes(*total), staging.display())]
+    OutOfTime {
+        budget: Duration,
+        done: u64,
+        total: u64,
+        staging: PathBuf,
+    },
     #[error("`{url}` is not valid zstd data ({detail}); the download was discarded")]
     Decompress { url: String, detail: String },
     #[error("not enough free space in `{}`: the update needs {} and {} is free; free some space and start the launcher again", path.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
@@ -64,6 +87,7 @@ impl StageError {
             self,
             StageError::Mismatch { .. }
                 | StageError::TooLong { .. }
+                | StageError::SizeDiffers { .. }
                 | StageError::Decompress { .. }
         )
     }
@@ -175,6 +199,20 @@ pub fn stage(
     needed: &[&FileEntry],
     reporter: &Reporter,
 ) -> Result<StageStats, StageError> {
+    stage_until(layout, source, product, needed, reporter, None)
+}
+
+/// [`stage`], stopping with [`StageError::OutOfTime`] when `budget` (from now) runs out first; what
+/// arrived stays in `.part` files for the next attempt.
+pub fn stage_until(
+    layout: &Layout,
+    source: &dyn Source,
+    product: &str,
+    needed: &[&FileEntry],
+    reporter: &Reporter,
+    budget: Option<Duration>,
+) -> Result<StageStats, StageError> {
+    let deadline = budget.map(|b| Instant::now() + b);
     let staging = layout.staging();
     fs::create_dir_all(&staging).map_err(fs_err("create the staging folder", &staging))?;
     let todo: Vec<&FileEntry> = needed
@@ -216,7 +254,7 @@ pub fn stage(
                 }
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(e) = next else { return };
-                match stage_one(layout, source, product, e, &task, &downloaded) {
+                match stage_one(layout, source, product, e, &task, &downloaded, deadline) {
                     Ok(()) => {
                         fetched.fetch_add(1, Ordering::Relaxed);
                     }
@@ -235,7 +273,30 @@ pub fn stage(
     fsutil::sync_dir(&staging);
     stats.downloaded = downloaded.load(Ordering::Relaxed);
     stats.fetched = fetched.load(Ordering::Relaxed);
-    if let Some(e) = first_error.into_inner().ok().flatten() {
+    if let Some(mut e) = first_error.into_inner().ok().flatten() {
+        if let (StageError::OutOfTime { budget: b, .. }, Some(budget)) = (&e, budget) {
+            debug_assert_eq!(
+                *b,
+                Duration::ZERO,
+                "stage_one leaves the figures to fill in here"
+            );
+            let done = todo
+                .iter()
+                .map(|e| {
+                    if staged_path(layout, &e.sha256).is_file() {
+                        e.transfer_size()
+                    } else {
+                        fs::metadata(part_path(layout, e)).map_or(0, |m| m.len())
+                    }
+                })
+                .sum();
+            e = StageError::OutOfTime {
+                budget,
+                done,
+                total,
+                staging: staging.clone(),
+            };
+        }
         if let StageError::Fs(f) = &e {
             if is_disk_full(&f.source) {
                 // Keeping partial downloads on a full disk would hold the space the user must free.
@@ -248,6 +309,16 @@ pub fn stage(
     Ok(stats)
 }
 
+/// The marker [`stage_one`] returns when the deadline passed; `stage_until` fills in the figures.
+fn out_of_time() -> StageError {
+    StageError::OutOfTime {
+        budget: Duration::ZERO,
+        done: 0,
+        total: 0,
+        staging: PathBuf::new(),
+    }
+}
+
 fn stage_one(
     layout: &Layout,
     source: &dyn Source,
@@ -255,7 +326,9 @@ fn stage_one(
     e: &FileEntry,
     task: &Task,
     downloaded: &AtomicU64,
+    deadline: Option<Instant>,
 ) -> Result<(), StageError> {
+    let past = || deadline.is_some_and(|d| Instant::now() >= d);
     let key = repo::blob(product, &e.sha256, e.zsize.is_some());
     let url = source.url(&key);
     let part = part_path(layout, e);
@@ -266,10 +339,32 @@ fn stage_one(
         have = 0;
     }
     if have < expected {
-        let mut body = source.blob(&key, have)?;
-        if body.offset != have {
-            have = 0; // the server ignored the range: start over
+        if past() {
+            return Err(out_of_time());
         }
+        let mut body = source.blob(&key, have)?;
+        if let Some(announced) = body.total.filter(|&t| t != expected) {
+            // Known bad before its first byte: reading it would only hold the launch.
+            let from = body.total_from;
+            drop(body);
+            remove(&part)?;
+            return Err(StageError::SizeDiffers {
+                url,
+                expected,
+                announced,
+                from,
+            });
+        }
+        if body.offset > have {
+            return Err(SourceError::Io {
+                url,
+                detail: format!("the server answered with the bytes from {} on to a request for the bytes from {have} on; the partial download is kept and the next start asks again", body.offset),
+            }
+            .into());
+        }
+        // The server may start earlier than asked (0 when it ignored the range): its bytes from there
+        // on replace ours.
+        have = body.offset;
         let mut f = OpenOptions::new()
             .create(true)
             .write(true)
@@ -283,10 +378,16 @@ fn stage_one(
         task.inc(have);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
+            if have == expected && body.total == Some(expected) {
+                break; // everything the source announced is in: no need to wait for its end
+            }
             let n = match body.reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                // Every declared byte is in and the connection broke (or the server announced more
+                // than it sent): the hash decides, as for any complete download.
+                Err(_) if have == expected => break,
                 Err(err) => {
                     let _ = f.sync_data();
                     let why = if err.kind() == io::ErrorKind::TimedOut {
@@ -310,6 +411,10 @@ fn stage_one(
             have += n as u64;
             downloaded.fetch_add(n as u64, Ordering::Relaxed);
             task.inc(n as u64);
+            if have < expected && past() {
+                f.sync_all().map_err(fs_err("flush", &part))?;
+                return Err(out_of_time());
+            }
         }
         f.sync_all().map_err(fs_err("flush", &part))?;
         if have < expected {

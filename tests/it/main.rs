@@ -15,5 +15,6 @@ mod publish;
 mod selfupdate;
 mod serve;
 mod sign;
+mod timebounds;
 mod trust;
 mod update;
