@@ -515,6 +515,7 @@ mod tests {
             (3, BackupMode::Changed, CheckMode::Quick)
         );
         assert!(c.ca_file.is_none() && c.proxy.is_none() && c.working_dir.is_none());
+        assert_eq!(c.download_timeout, Some(Duration::from_secs(60)));
     }
 
     #[test]
