@@ -243,6 +243,7 @@ pub fn stage_until(
     let task = reporter.task("Downloading", total, true);
     let queue = Mutex::new(todo.iter().copied().collect::<VecDeque<_>>());
     let failed = AtomicBool::new(false);
+    let out_of_time = AtomicBool::new(false);
     let first_error: Mutex<Option<StageError>> = Mutex::new(None);
     let downloaded = AtomicU64::new(0);
     let fetched = AtomicUsize::new(0);
@@ -255,8 +256,13 @@ pub fn stage_until(
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(e) = next else { return };
                 match stage_one(layout, source, product, e, &task, &downloaded, deadline) {
-                    Ok(()) => {
+                    Ok(Ended::Staged) => {
                         fetched.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Ended::OutOfTime) => {
+                        out_of_time.store(true, Ordering::Relaxed);
+                        failed.store(true, Ordering::Relaxed);
+                        return;
                     }
                     Err(err) => {
                         failed.store(true, Ordering::Relaxed);
@@ -273,30 +279,27 @@ pub fn stage_until(
     fsutil::sync_dir(&staging);
     stats.downloaded = downloaded.load(Ordering::Relaxed);
     stats.fetched = fetched.load(Ordering::Relaxed);
-    if let Some(mut e) = first_error.into_inner().ok().flatten() {
-        if let (StageError::OutOfTime { budget: b, .. }, Some(budget)) = (&e, budget) {
-            debug_assert_eq!(
-                *b,
-                Duration::ZERO,
-                "stage_one leaves the figures to fill in here"
-            );
-            let done = todo
-                .iter()
-                .map(|e| {
-                    if staged_path(layout, &e.sha256).is_file() {
-                        e.transfer_size()
-                    } else {
-                        fs::metadata(part_path(layout, e)).map_or(0, |m| m.len())
-                    }
-                })
-                .sum();
-            e = StageError::OutOfTime {
-                budget,
-                done,
-                total,
-                staging: staging.clone(),
-            };
-        }
+    let mut first_error = first_error.into_inner().ok().flatten();
+    if let (None, true, Some(budget)) = (&first_error, out_of_time.load(Ordering::Relaxed), budget)
+    {
+        let done = todo
+            .iter()
+            .map(|e| {
+                if staged_path(layout, &e.sha256).is_file() {
+                    e.transfer_size()
+                } else {
+                    fs::metadata(part_path(layout, e)).map_or(0, |m| m.len())
+                }
+            })
+            .sum();
+        first_error = Some(StageError::OutOfTime {
+            budget,
+            done,
+            total,
+            staging: staging.clone(),
+        });
+    }
+    if let Some(e) = first_error {
         if let StageError::Fs(f) = &e {
             if is_disk_full(&f.source) {
                 // Keeping partial downloads on a full disk would hold the space the user must free.
@@ -309,14 +312,11 @@ pub fn stage_until(
     Ok(stats)
 }
 
-/// The marker [`stage_one`] returns when the deadline passed; `stage_until` fills in the figures.
-fn out_of_time() -> StageError {
-    StageError::OutOfTime {
-        budget: Duration::ZERO,
-        done: 0,
-        total: 0,
-        staging: PathBuf::new(),
-    }
+/// How [`stage_one`] ended without an error.
+enum Ended {
+    Staged,
+    /// The deadline passed first; the `.part` keeps what arrived.
+    OutOfTime,
 }
 
 fn stage_one(
@@ -327,7 +327,7 @@ fn stage_one(
     task: &Task,
     downloaded: &AtomicU64,
     deadline: Option<Instant>,
-) -> Result<(), StageError> {
+) -> Result<Ended, StageError> {
     let past = || deadline.is_some_and(|d| Instant::now() >= d);
     let key = repo::blob(product, &e.sha256, e.zsize.is_some());
     let url = source.url(&key);
@@ -340,7 +340,7 @@ fn stage_one(
     }
     if have < expected {
         if past() {
-            return Err(out_of_time());
+            return Ok(Ended::OutOfTime);
         }
         let mut body = source.blob(&key, have)?;
         if let Some(announced) = body.total.filter(|&t| t != expected) {
@@ -413,7 +413,7 @@ fn stage_one(
             task.inc(n as u64);
             if have < expected && past() {
                 f.sync_all().map_err(fs_err("flush", &part))?;
-                return Err(out_of_time());
+                return Ok(Ended::OutOfTime);
             }
         }
         f.sync_all().map_err(fs_err("flush", &part))?;
@@ -427,7 +427,8 @@ fn stage_one(
     } else {
         task.inc(expected);
     }
-    finish(layout, e, &part, &url)
+    finish(layout, e, &part, &url)?;
+    Ok(Ended::Staged)
 }
 
 /// Verifies a complete `.part` and renames it (or its decompressed form) to `staging/<sha>`.

@@ -245,14 +245,18 @@ fn update(
         human_bytes(plan.download_bytes())
     ));
     // An optional update may hold the launch for at most DownloadTimeout: then the installed version
-    // starts and the next start resumes the download. A first install, a repair and a mandatory
-    // release have no whole version to start instead, so they go on as long as bytes flow (each wait
-    // for the server is still bounded by Timeout).
-    let repair = from.as_deref() == Some(target.version.as_str());
-    let budget = if first || repair || *mandatory {
-        None
-    } else {
+    // starts and the next start resumes the download. A first install, a damaged install and a
+    // mandatory release have no whole version to start instead, so they go on as long as bytes flow
+    // (each wait for the server is still bounded by Timeout).
+    let installed_whole = s.installed().is_some_and(|m| {
+        m.files
+            .iter()
+            .all(|f| scan.sha(&f.path) == Some(f.sha256.as_str()))
+    });
+    let budget = if installed_whole && !*mandatory {
         s.cfg.download_timeout
+    } else {
+        None
     };
     let stats = match s.stage_within(&plan, budget) {
         Ok(stats) => stats,

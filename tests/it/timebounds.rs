@@ -238,6 +238,22 @@ fn first_install_keeps_downloading_past_download_timeout_while_bytes_flow() {
 }
 
 #[test]
+fn damaged_install_keeps_downloading_past_download_timeout_while_bytes_flow() {
+    // With a file of 1.0.0 damaged there is no whole version to fall back on: the update is the repair.
+    let (_bench, install, server, v1, v2) = slow_but_steady(false, &[]);
+    std::fs::write(install.app.join("data/config.txt"), b"damaged").unwrap();
+    let r = launch(&install, &[]).success();
+    assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
+    let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
+    assert_eq!(
+        install.assert_whole(&versions, &Tree::new(), "after the update"),
+        "2.0.0"
+    );
+    let hits = await_target_hits(&server, 1);
+    assert_eq!((hits.len(), hits[0].sent), (1, BIG as u64), "{hits:?}");
+}
+
+#[test]
 fn blob_announced_larger_than_declared_is_refused_before_its_bytes_are_read() {
     // The body is dripped for minutes: only a refusal from the headers lets the launch go on now.
     let n = net();
