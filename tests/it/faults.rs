@@ -46,6 +46,8 @@ pub enum Fault {
     Overstated,
     /// A `Range` request is answered `206` with the whole body and `Content-Range: bytes 0-...`.
     RangeFromZero,
+    /// A `Range: bytes=N-` request is answered `206` from byte N + 1 on.
+    RangeLater,
     /// `302` to `/moved/<path>`, which is not found (404).
     RedirectGone,
     /// The channel manifest is answered `304 Not Modified`, whatever the request.
@@ -317,6 +319,7 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
                 .filter(|&n| n < total);
             let (status, reason, from) = match start {
                 Some(_) if fault == Fault::RangeFromZero => (206, "Partial Content", 0),
+                Some(n) if fault == Fault::RangeLater => (206, "Partial Content", n as usize + 1),
                 Some(n) => (206, "Partial Content", n as usize),
                 None => (200, "OK", 0),
             };

@@ -182,10 +182,18 @@ fn download_timeout_defaults_to_six_times_timeout() {
     );
 }
 
-/// Release 1.0.0 (installed unless `fresh`) and 2.0.0 with the big blob, published with `extra`, on a
-/// fault server that drips the big blob at 128 KiB per 100 ms: about 3.2 s of sleeps, three times the
-/// 1 s `DownloadTimeout`.
-fn slow_but_steady(fresh: bool, extra: &[&str]) -> (Bench, InstallDir, FaultServer, Tree, Tree) {
+/// What is there before the slow download starts.
+enum Before {
+    Nothing,
+    Installed,
+    /// 1.0.0 installed, with one of its files changed since.
+    Damaged,
+}
+
+/// Release 1.0.0 (installed as `before` says) and 2.0.0 with the big blob, published with `extra`, on a
+/// fault server that drips the big blob at 128 KiB per 100 ms (about 3.2 s of sleeps, three times the
+/// 1 s `DownloadTimeout`): the start must download it whole and start 2.0.0.
+fn assert_slow_but_steady_download_completes(before: Before, extra: &[&str]) {
     let bench = Bench::new();
     let v1 = sample_tree("1.0.0");
     let mut v2 = sample_tree("2.0.0");
@@ -194,8 +202,11 @@ fn slow_but_steady(fresh: bool, extra: &[&str]) -> (Bench, InstallDir, FaultServ
     v2.insert("data/big.bin".into(), big);
     bench.publish("1.0.0", &v1);
     let install = bench.install("a", "");
-    if !fresh {
+    if !matches!(before, Before::Nothing) {
         launch(&install, &[]).success().stdout_has("demo app 1.0.0");
+    }
+    if matches!(before, Before::Damaged) {
+        std::fs::write(install.app.join("data/config.txt"), b"damaged").unwrap();
     }
     let rel = bench.root.join("rel-2.0.0");
     write_tree(&rel, &v2);
@@ -206,12 +217,7 @@ fn slow_but_steady(fresh: bool, extra: &[&str]) -> (Bench, InstallDir, FaultServ
         bytes: 128 * 1024,
         every_ms: 100,
     });
-    (bench, install, server, v1, v2)
-}
 
-#[test]
-fn mandatory_release_keeps_downloading_past_download_timeout_while_bytes_flow() {
-    let (_bench, install, server, v1, v2) = slow_but_steady(false, &["--mandatory"]);
     let r = launch(&install, &[]).success();
     assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
     let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
@@ -224,33 +230,19 @@ fn mandatory_release_keeps_downloading_past_download_timeout_while_bytes_flow() 
 }
 
 #[test]
+fn mandatory_release_keeps_downloading_past_download_timeout_while_bytes_flow() {
+    assert_slow_but_steady_download_completes(Before::Installed, &["--mandatory"]);
+}
+
+#[test]
 fn first_install_keeps_downloading_past_download_timeout_while_bytes_flow() {
-    let (_bench, install, server, v1, v2) = slow_but_steady(true, &[]);
-    let r = launch(&install, &[]).success();
-    assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
-    let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_eq!(
-        install.assert_whole(&versions, &Tree::new(), "after the install"),
-        "2.0.0"
-    );
-    let hits = await_target_hits(&server, 1);
-    assert_eq!((hits.len(), hits[0].sent), (1, BIG as u64), "{hits:?}");
+    assert_slow_but_steady_download_completes(Before::Nothing, &[]);
 }
 
 #[test]
 fn damaged_install_keeps_downloading_past_download_timeout_while_bytes_flow() {
     // With a file of 1.0.0 damaged there is no whole version to fall back on: the update is the repair.
-    let (_bench, install, server, v1, v2) = slow_but_steady(false, &[]);
-    std::fs::write(install.app.join("data/config.txt"), b"damaged").unwrap();
-    let r = launch(&install, &[]).success();
-    assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
-    let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
-    assert_eq!(
-        install.assert_whole(&versions, &Tree::new(), "after the update"),
-        "2.0.0"
-    );
-    let hits = await_target_hits(&server, 1);
-    assert_eq!((hits.len(), hits[0].sent), (1, BIG as u64), "{hits:?}");
+    assert_slow_but_steady_download_completes(Before::Damaged, &[]);
 }
 
 #[test]
@@ -296,6 +288,38 @@ fn range_answered_from_byte_zero_is_followed_not_counted_as_bad_content() {
             .assert_whole(&n.versions(), &Tree::new(), "after the update"),
         "2.0.0"
     );
+}
+
+#[test]
+fn range_answered_from_a_later_byte_keeps_the_partial_download_and_is_not_counted_as_bad_content() {
+    let n = net();
+    n.server.set(Fault::Stall);
+    let r = launch(&n.install, &[]);
+    let have = assert_cut_off_with_progress_kept(&n, &r, "the server stopped sending");
+
+    n.server.set(Fault::RangeLater);
+    let r = launch(&n.install, &[]);
+    assert_fell_back_logged(
+        &r,
+        &n.install,
+        &n.versions(),
+        &format!(
+            "the server answered with the bytes from {} on to a request for the bytes from {have} on; the partial download is kept",
+            have + 1
+        ),
+    );
+    assert_eq!(kept(&n).len() as u64, have, "the partial download changed");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(n.install.app.join(".launcher/state.json")).unwrap())
+            .unwrap();
+    assert!(state["failures"].is_null(), "{state}");
+
+    n.server.set(Fault::Healthy);
+    let r = launch(&n.install, &[]).success();
+    assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
+    let hits = n.server.target_hits();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].range.as_deref(), Some(&*format!("bytes={have}-")));
 }
 
 #[test]
