@@ -63,6 +63,23 @@ fn await_target_hits(server: &FaultServer, n: usize) -> Vec<Hit> {
     }
 }
 
+/// No failure with bad content is recorded (so no back-off follows).
+fn assert_no_back_off(install: &InstallDir) {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(install.app.join(".launcher/state.json")).unwrap())
+            .unwrap();
+    assert!(state["failures"].is_null(), "{state}");
+}
+
+/// A start whose download of the big blob stalled half-way; returns the bytes kept.
+fn stalled() -> (Net, u64) {
+    let n = net();
+    n.server.set(Fault::Stall);
+    let r = launch(&n.install, &[]);
+    let have = assert_cut_off_with_progress_kept(&n, &r, "the server stopped sending");
+    (n, have)
+}
+
 /// The bytes of the partial download kept for the big blob (empty when there is none).
 fn kept(n: &Net) -> Vec<u8> {
     std::fs::read(n.part()).unwrap_or_default()
@@ -121,10 +138,7 @@ fn crawling_download_stops_at_download_timeout_the_old_version_starts_and_the_ne
         r.explain()
     );
     // A stop for time is not bad content: no back-off is recorded.
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(n.install.app.join(".launcher/state.json")).unwrap())
-            .unwrap();
-    assert!(state["failures"].is_null(), "{state}");
+    assert_no_back_off(&n.install);
     await_target_hits(&n.server, 1);
 
     n.server.set(Fault::Healthy);
@@ -271,10 +285,7 @@ fn blob_announced_larger_than_declared_is_refused_before_its_bytes_are_read() {
 
 #[test]
 fn range_answered_from_byte_zero_is_followed_not_counted_as_bad_content() {
-    let n = net();
-    n.server.set(Fault::Stall);
-    let r = launch(&n.install, &[]);
-    let have = assert_cut_off_with_progress_kept(&n, &r, "the server stopped sending");
+    let (n, have) = stalled();
 
     n.server.set(Fault::RangeFromZero);
     let r = launch(&n.install, &[]).success();
@@ -292,10 +303,7 @@ fn range_answered_from_byte_zero_is_followed_not_counted_as_bad_content() {
 
 #[test]
 fn range_answered_from_a_later_byte_keeps_the_partial_download_and_is_not_counted_as_bad_content() {
-    let n = net();
-    n.server.set(Fault::Stall);
-    let r = launch(&n.install, &[]);
-    let have = assert_cut_off_with_progress_kept(&n, &r, "the server stopped sending");
+    let (n, have) = stalled();
 
     n.server.set(Fault::RangeLater);
     let r = launch(&n.install, &[]);
@@ -309,10 +317,7 @@ fn range_answered_from_a_later_byte_keeps_the_partial_download_and_is_not_counte
         ),
     );
     assert_eq!(kept(&n).len() as u64, have, "the partial download changed");
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(n.install.app.join(".launcher/state.json")).unwrap())
-            .unwrap();
-    assert!(state["failures"].is_null(), "{state}");
+    assert_no_back_off(&n.install);
 
     n.server.set(Fault::Healthy);
     let r = launch(&n.install, &[]).success();
