@@ -10,6 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `DownloadTimeout` defaults to this many times `Timeout` (a minute at the default 10 s): long enough
+/// for an ordinary update on an ordinary line, short enough that a crawling server does not keep the
+/// user from their app.
+pub const DOWNLOAD_TIMEOUT_FACTOR: u32 = 6;
+
 /// Environment variable naming the ini file.
 pub const CONFIG_ENV: &str = "LAUNCHER_CONFIG";
 
@@ -40,6 +45,9 @@ pub struct Config {
     /// The `PublicKey` line as written (parsed by `sign::TrustedKey` when used).
     pub public_key: Option<String>,
     pub timeout: Duration,
+    /// How long an optional update may download before the installed version starts instead;
+    /// `None`: no limit. Default: [`DOWNLOAD_TIMEOUT_FACTOR`] × `timeout`.
+    pub download_timeout: Option<Duration>,
     pub check: CheckMode,
     pub backups: u32,
     pub backup_mode: BackupMode,
@@ -127,6 +135,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "Channel",
             "PublicKey",
             "Timeout",
+            "DownloadTimeout",
             "Check",
             "Backups",
             "BackupMode",
@@ -334,6 +343,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
         },
     };
+    let download_timeout = match get("Update", "DownloadTimeout").filter(|(v, _)| !v.is_empty()) {
+        None => Some(timeout * DOWNLOAD_TIMEOUT_FACTOR),
+        Some((v, l)) => match v.parse::<f64>() {
+            Ok(0.0) => None,
+            Ok(s) if s > 0.0 && s <= 86_400.0 => Some(Duration::from_secs_f64(s)),
+            _ => {
+                errors.push(bad(
+                    "DownloadTimeout",
+                    l,
+                    &v,
+                    "give seconds from 0 (no limit) to 86400, or leave it empty for 6 × Timeout",
+                ));
+                None
+            }
+        },
+    };
     let check = match get("Update", "Check") {
         None => CheckMode::Quick,
         Some((v, l)) => match v.to_ascii_lowercase().as_str() {
@@ -428,6 +453,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         channel,
         public_key,
         timeout,
+        download_timeout,
         check,
         backups,
         backup_mode,
@@ -514,6 +540,7 @@ mod tests {
             (3, BackupMode::Changed, CheckMode::Quick)
         );
         assert!(c.ca_file.is_none() && c.proxy.is_none() && c.working_dir.is_none());
+        assert_eq!(c.download_timeout, Some(Duration::from_secs(60)));
     }
 
     #[test]

@@ -8,6 +8,14 @@
 //! it no longer matches. Free space is checked before the first byte; when the disk fills up anyway,
 //! the partial downloads are deleted so that the space comes back. Several blobs download at once.
 //! Nothing here touches the app's files.
+//!
+//! Time: every wait on the source is bounded by `Timeout` (in `source`); [`stage_until`] also bounds
+//! the download as a whole. Past its deadline no new blob is started and a running one stops after its
+//! current read, keeping its `.part` for the next start. Before the first byte of a blob is read, the
+//! size the source announces for it (`Content-Length`, `Content-Range`, the file's size) is compared
+//! with the manifest's, so a wrong file (an error page, a truncated copy) is refused without waiting
+//! for its bytes; a range answer that starts elsewhere than asked is followed, not counted as bad
+//! content.
 
 use crate::fsutil::{self, fs_err, FsError};
 use crate::manifest::FileEntry;
@@ -22,6 +30,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How many blobs download at once.
 const PARALLEL: usize = 4;
@@ -43,6 +52,20 @@ pub enum StageError {
         url: String,
         expected: u64,
         got: u64,
+    },
+    #[error("`{url}` is {announced} bytes according to the server ({from}), but the manifest declares {expected}; it was not downloaded")]
+    SizeDiffers {
+        url: String,
+        expected: u64,
+        announced: u64,
+        from: &'static str,
+    },
+    #[error("the download was not finished within DownloadTimeout = {} s; {} of {} are kept in `{}`, and the next start (or `launcher fetch`) resumes it", budget.as_secs_f64(), fsutil::human_bytes(*done), fsutil::human_bytes(*total), staging.display())]
+    OutOfTime {
+        budget: Duration,
+        done: u64,
+        total: u64,
+        staging: PathBuf,
     },
     #[error("`{url}` is not valid zstd data ({detail}); the download was discarded")]
     Decompress { url: String, detail: String },
@@ -83,6 +106,7 @@ impl StageError {
             self,
             StageError::Mismatch { .. }
                 | StageError::TooLong { .. }
+                | StageError::SizeDiffers { .. }
                 | StageError::Decompress { .. }
         )
     }
@@ -206,6 +230,21 @@ pub fn stage(
     reserve: Option<&Reserve>,
     reporter: &Reporter,
 ) -> Result<StageStats, StageError> {
+    stage_until(layout, source, product, needed, reserve, reporter, None)
+}
+
+/// [`stage`], stopping with [`StageError::OutOfTime`] when `budget` (from now) runs out first; what
+/// arrived stays in `.part` files for the next attempt.
+pub fn stage_until(
+    layout: &Layout,
+    source: &dyn Source,
+    product: &str,
+    needed: &[&FileEntry],
+    reserve: Option<&Reserve>,
+    reporter: &Reporter,
+    budget: Option<Duration>,
+) -> Result<StageStats, StageError> {
+    let deadline = budget.map(|b| Instant::now() + b);
     let staging = layout.staging();
     fs::create_dir_all(&staging).map_err(fs_err("create the staging folder", &staging))?;
     let todo: Vec<&FileEntry> = needed
@@ -247,6 +286,7 @@ pub fn stage(
     let task = reporter.task("Downloading", total, true);
     let queue = Mutex::new(todo.iter().copied().collect::<VecDeque<_>>());
     let failed = AtomicBool::new(false);
+    let out_of_time = AtomicBool::new(false);
     let first_error: Mutex<Option<StageError>> = Mutex::new(None);
     let downloaded = AtomicU64::new(0);
     let fetched = AtomicUsize::new(0);
@@ -258,9 +298,14 @@ pub fn stage(
                 }
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(e) = next else { return };
-                match stage_one(layout, source, product, e, &task, &downloaded) {
-                    Ok(()) => {
+                match stage_one(layout, source, product, e, &task, &downloaded, deadline) {
+                    Ok(Ended::Staged) => {
                         fetched.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Ended::OutOfTime) => {
+                        out_of_time.store(true, Ordering::Relaxed);
+                        failed.store(true, Ordering::Relaxed);
+                        return;
                     }
                     Err(err) => {
                         failed.store(true, Ordering::Relaxed);
@@ -277,7 +322,27 @@ pub fn stage(
     fsutil::sync_dir(&staging);
     stats.downloaded = downloaded.load(Ordering::Relaxed);
     stats.fetched = fetched.load(Ordering::Relaxed);
-    if let Some(e) = first_error.into_inner().ok().flatten() {
+    let mut first_error = first_error.into_inner().ok().flatten();
+    if let (None, true, Some(budget)) = (&first_error, out_of_time.load(Ordering::Relaxed), budget)
+    {
+        let done = todo
+            .iter()
+            .map(|e| {
+                if staged_path(layout, &e.sha256).is_file() {
+                    e.transfer_size()
+                } else {
+                    fs::metadata(part_path(layout, e)).map_or(0, |m| m.len())
+                }
+            })
+            .sum();
+        first_error = Some(StageError::OutOfTime {
+            budget,
+            done,
+            total,
+            staging: staging.clone(),
+        });
+    }
+    if let Some(e) = first_error {
         if let StageError::Fs(f) = &e {
             if is_disk_full(&f.source) {
                 // Keeping partial downloads on a full disk would hold the space the user must free.
@@ -290,6 +355,13 @@ pub fn stage(
     Ok(stats)
 }
 
+/// How [`stage_one`] ended without an error.
+enum Ended {
+    Staged,
+    /// The deadline passed first; the `.part` keeps what arrived.
+    OutOfTime,
+}
+
 fn stage_one(
     layout: &Layout,
     source: &dyn Source,
@@ -297,7 +369,9 @@ fn stage_one(
     e: &FileEntry,
     task: &Task,
     downloaded: &AtomicU64,
-) -> Result<(), StageError> {
+    deadline: Option<Instant>,
+) -> Result<Ended, StageError> {
+    let past = || deadline.is_some_and(|d| Instant::now() >= d);
     let key = repo::blob(product, &e.sha256, e.zsize.is_some());
     let url = source.url(&key);
     let part = part_path(layout, e);
@@ -308,10 +382,32 @@ fn stage_one(
         have = 0;
     }
     if have < expected {
-        let mut body = source.blob(&key, have)?;
-        if body.offset != have {
-            have = 0; // the server ignored the range: start over
+        if past() {
+            return Ok(Ended::OutOfTime);
         }
+        let mut body = source.blob(&key, have)?;
+        if let Some(announced) = body.total.filter(|&t| t != expected) {
+            // Known bad before its first byte: reading it would only hold the launch.
+            let from = body.total_from;
+            drop(body);
+            remove(&part)?;
+            return Err(StageError::SizeDiffers {
+                url,
+                expected,
+                announced,
+                from,
+            });
+        }
+        if body.offset > have {
+            return Err(SourceError::Io {
+                url,
+                detail: format!("the server answered with the bytes from {} on to a request for the bytes from {have} on; the partial download is kept and the next start asks again", body.offset),
+            }
+            .into());
+        }
+        // The server may start earlier than asked (0 when it ignored the range): its bytes from there
+        // on replace ours.
+        have = body.offset;
         let mut f = OpenOptions::new()
             .create(true)
             .write(true)
@@ -325,10 +421,16 @@ fn stage_one(
         task.inc(have);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
+            if have == expected && body.total == Some(expected) {
+                break; // everything the source announced is in: no need to wait for its end
+            }
             let n = match body.reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                // Every declared byte is in and the connection broke (or the server announced more
+                // than it sent): the hash decides, as for any complete download.
+                Err(_) if have == expected => break,
                 Err(err) => {
                     let _ = f.sync_data();
                     let why = if err.kind() == io::ErrorKind::TimedOut {
@@ -352,6 +454,10 @@ fn stage_one(
             have += n as u64;
             downloaded.fetch_add(n as u64, Ordering::Relaxed);
             task.inc(n as u64);
+            if have < expected && past() {
+                f.sync_all().map_err(fs_err("flush", &part))?;
+                return Ok(Ended::OutOfTime);
+            }
         }
         f.sync_all().map_err(fs_err("flush", &part))?;
         if have < expected {
@@ -368,7 +474,8 @@ fn stage_one(
     } else {
         task.inc(expected);
     }
-    finish(layout, e, &part, &url)
+    finish(layout, e, &part, &url)?;
+    Ok(Ended::Staged)
 }
 
 /// Verifies a complete `.part` and renames it (or its decompressed form) to `staging/<sha>`.

@@ -376,6 +376,15 @@ impl<'a> Session<'a> {
 
     /// Downloads what `plan` needs.
     pub fn stage(&mut self, plan: &Plan) -> Result<StageStats, UpdateError> {
+        self.stage_within(plan, None)
+    }
+
+    /// Downloads what `plan` needs, stopping (progress kept) when `budget` runs out first.
+    pub fn stage_within(
+        &mut self,
+        plan: &Plan,
+        budget: Option<std::time::Duration>,
+    ) -> Result<StageStats, UpdateError> {
         // Only when there is something to change: a normal day writes nothing into the app folder.
         check_writable(&self.layout)?;
         let needed = plan.needed();
@@ -391,13 +400,14 @@ impl<'a> Session<'a> {
         let reporter = self.reporter;
         self.ensure_source()?;
         let src = self.source.as_deref().expect("ensure_source set it");
-        Ok(stage::stage(
+        Ok(stage::stage_until(
             &layout,
             src,
             &product,
             &needed,
             reserve.as_ref(),
             reporter,
+            budget,
         )?)
     }
 

@@ -13,7 +13,6 @@ use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::selfupdate::{self, Me};
-use crate::source::SourceError;
 use crate::state::{self, LastResult};
 use crate::update::{Session, UpdateError};
 use std::ffi::OsString;
@@ -153,7 +152,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
 pub use crate::error::one_line;
 
 /// The longest `Retry-After` honoured: a day.
-const MAX_RETRY_AFTER: i64 = 86_400;
+const MAX_RETRY_AFTER: i64 = crate::source::MAX_RETRY_AFTER as i64;
 
 /// One update attempt: Ok(Some((version, bytes, replaced_self))) when something was applied;
 /// `replaced_self` is true when the running launcher's own file was replaced and it must restart.
@@ -176,17 +175,11 @@ fn update(
         }
     }
     let remote = match s.remote(true) {
-        Err(UpdateError::Source(SourceError::Status {
-            retry_after: Some(secs),
-            url,
-            status,
-        })) => {
+        Err(UpdateError::Source(e)) if e.retry_after().is_some() => {
+            // `secs` is already cut to a day: the message shows the wait that is honoured.
+            let secs = e.retry_after().map_or(0, |r| r.secs);
             s.state.retry_at = Some(now + secs.min(MAX_RETRY_AFTER as u64) as i64);
-            return Err(UpdateError::Source(SourceError::Status {
-                retry_after: Some(secs),
-                url,
-                status,
-            }));
+            return Err(UpdateError::Source(e));
         }
         other => other?,
     };
@@ -252,7 +245,21 @@ fn update(
         plan.summary(),
         human_bytes(plan.download_bytes())
     ));
-    let stats = match s.stage(&plan) {
+    // An optional update may hold the launch for at most DownloadTimeout: then the installed version
+    // starts and the next start resumes the download. A first install, a damaged install and a
+    // mandatory release have no whole version to start instead, so they go on as long as bytes flow
+    // (each wait for the server is still bounded by Timeout).
+    let installed_whole = s.installed().is_some_and(|m| {
+        m.files
+            .iter()
+            .all(|f| scan.sha(&f.path) == Some(f.sha256.as_str()))
+    });
+    let budget = if installed_whole && !*mandatory {
+        s.cfg.download_timeout
+    } else {
+        None
+    };
+    let stats = match s.stage_within(&plan, budget) {
         Ok(stats) => stats,
         Err(e) => {
             if matches!(&e, UpdateError::Stage(se) if se.is_bad_content()) {

@@ -2,17 +2,21 @@
 //!
 //! `Timeout` bounds every wait on the server: connecting, the response headers, and each read of a
 //! body, so a server that stops sending fails after `Timeout`, not after minutes. A manifest must also
-//! arrive whole within `Timeout`, so a server that drips bytes cannot hold a launch. The channel
-//! manifest is revalidated with `If-None-Match` / `If-Modified-Since`. Proxies: the explicit `Proxy`
-//! key, else the system's settings and `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`. Extra CAs: `CaFile`.
+//! arrive whole within `Timeout`, so a server that drips bytes cannot hold a launch (a blob's download
+//! as a whole is bounded by `stage`). The channel manifest is revalidated with `If-None-Match` /
+//! `If-Modified-Since`, only when a copy is saved; a `304` to a request without validators is an error
+//! that blames the cache in between, not an empty manifest. An error after a redirect names the URL that
+//! failed as well as the one asked for. A `206` must say with `Content-Range` where its bytes start;
+//! `Retry-After` is read as seconds or an HTTP date, at most a day. Proxies: the explicit `Proxy` key,
+//! else the system's settings and `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`. Extra CAs: `CaFile`.
 
-use super::{BlobBody, Fetched, Source, SourceError, Validators};
+use super::{BlobBody, Fetched, RetryAfter, Source, SourceError, Validators};
 use crate::config::Config;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{self, HeaderMap};
 use reqwest::StatusCode;
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub struct HttpSource {
     base: String,
@@ -73,14 +77,20 @@ impl HttpSource {
     }
 
     fn map_err(&self, url: &str, e: reqwest::Error) -> SourceError {
-        if e.is_timeout() {
+        // After a redirect, the failing request is for another URL: name it, or the message points
+        // IT at a URL that works.
+        let at = e
+            .url()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| url.to_string());
+        let err = if e.is_timeout() {
             SourceError::Timeout {
-                url: url.to_string(),
+                url: at.clone(),
                 timeout: self.timeout,
             }
         } else if e.is_redirect() {
             SourceError::Connect {
-                url: url.to_string(),
+                url: at.clone(),
                 detail: "too many redirects (a redirect loop on the server)".into(),
             }
         } else {
@@ -91,15 +101,15 @@ impl HttpSource {
                 .to_ascii_lowercase()
                 .contains("proxy authorization required")
             {
-                return SourceError::ProxyAuth {
-                    url: url.to_string(),
-                };
+                SourceError::ProxyAuth { url: at.clone() }
+            } else {
+                SourceError::Connect {
+                    url: at.clone(),
+                    detail,
+                }
             }
-            SourceError::Connect {
-                url: url.to_string(),
-                detail,
-            }
-        }
+        };
+        redirected(url, &at, err)
     }
 
     fn get(&self, url: &str, headers: HeaderMap) -> Result<Response, SourceError> {
@@ -113,23 +123,34 @@ impl HttpSource {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
-        Err(match status {
-            StatusCode::NOT_FOUND | StatusCode::GONE => SourceError::NotFound {
-                url: url.to_string(),
-            },
-            StatusCode::PROXY_AUTHENTICATION_REQUIRED => SourceError::ProxyAuth {
-                url: url.to_string(),
-            },
+        let at = resp.url().to_string();
+        let err = match status {
+            StatusCode::NOT_FOUND | StatusCode::GONE => SourceError::NotFound { url: at.clone() },
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED => SourceError::ProxyAuth { url: at.clone() },
             _ => SourceError::Status {
-                url: url.to_string(),
+                url: at.clone(),
                 status: status.as_u16(),
                 retry_after: resp
                     .headers()
                     .get(header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok()),
+                    .and_then(|v| RetryAfter::parse(v, SystemTime::now())),
             },
-        })
+        };
+        Err(redirected(url, &at, err))
+    }
+}
+
+/// `err` (about `at`) as it reads when `at` is where a request for `url` was redirected.
+fn redirected(url: &str, at: &str, err: SourceError) -> SourceError {
+    if at == url {
+        err
+    } else {
+        SourceError::Redirected {
+            url: url.to_string(),
+            to: at.to_string(),
+            source: Box::new(err),
+        }
     }
 }
 
@@ -186,9 +207,15 @@ impl Source for HttpSource {
                 headers.insert(header::IF_MODIFIED_SINCE, v);
             }
         }
+        let conditional = !headers.is_empty();
         let started = Instant::now();
         let mut resp = self.get(&url, headers)?;
         if resp.status() == StatusCode::NOT_MODIFIED {
+            if !conditional {
+                // Nothing to revalidate against: reading "not modified" as an empty manifest would
+                // report a confusing "not valid JSON".
+                return Err(SourceError::UnexpectedNotModified { url });
+            }
             return Ok(Fetched::NotModified);
         }
         if resp.content_length().is_some_and(|n| n > limit) {
@@ -250,14 +277,60 @@ impl Source for HttpSource {
             }
         }
         let resp = self.get(&url, headers)?;
-        let start = if resp.status() == StatusCode::PARTIAL_CONTENT {
-            offset
+        let (offset, total, total_from) = if resp.status() == StatusCode::PARTIAL_CONTENT {
+            let range = header_str(resp.headers(), header::CONTENT_RANGE);
+            let Some((start, total)) = range.as_deref().and_then(content_range) else {
+                return Err(SourceError::Io {
+                    url: resp.url().to_string(),
+                    detail: format!(
+                        "the server answered 206 Partial Content to `Range: bytes={offset}-` with {}, not a byte range; the partial download is kept and the next start asks again",
+                        range.map(|r| format!("`Content-Range: {r}`"))
+                            .unwrap_or_else(|| "no Content-Range".into())
+                    ),
+                });
+            };
+            (start, total, "Content-Range")
         } else {
-            0
+            // A whole answer: the server ignored the range (or none was asked).
+            (0, resp.content_length(), "Content-Length")
         };
         Ok(BlobBody {
             reader: Box::new(Body(resp)),
-            offset: start,
+            offset,
+            total,
+            total_from,
         })
+    }
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL); TOTAL is `None` when the server wrote `*` (unknown).
+fn content_range(v: &str) -> Option<(u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (start, end) = span.trim().split_once('-')?;
+    let start: u64 = start.trim().parse().ok()?;
+    let end: u64 = end.trim().parse().ok()?;
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse::<u64>().ok().filter(|&t| t > end)?),
+    };
+    Some((start, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_range;
+
+    #[test]
+    fn content_range_gives_start_and_total() {
+        assert_eq!(content_range("bytes 100-199/200"), Some((100, Some(200))));
+        assert_eq!(content_range("bytes 0-9/*"), Some((0, None)));
+        assert_eq!(content_range("bytes 5-4/9"), None);
+        assert_eq!(content_range("bytes 0-9/9"), None);
+        assert_eq!(content_range("items 0-9/10"), None);
+        assert_eq!(content_range("bytes */10"), None);
     }
 }

@@ -32,22 +32,43 @@ pub enum Fetched {
     },
 }
 
-/// A blob body, positioned at the offset asked for (or at 0 when the source could not seek).
+/// A blob body, positioned at the offset asked for (or wherever the server chose to start).
 pub struct BlobBody {
     pub reader: Box<dyn Read + Send>,
-    /// The offset the body starts at: the requested one, or 0 when the server ignored the range.
+    /// The offset the body starts at: the requested one, 0 when the server ignored the range, or the
+    /// start of the range the server answered with (`Content-Range`).
     pub offset: u64,
+    /// The size of the whole content as the source announces it (`Content-Range` total, or
+    /// `Content-Length` of a whole answer), when it does: checked against the manifest before the
+    /// first byte is read, so a wrong file (an error page, another blob) is refused without reading it.
+    pub total: Option<u64>,
+    /// Where `total` comes from, for messages (`Content-Length`, `Content-Range`, the file's size).
+    pub total_from: &'static str,
 }
+
+/// The longest `Retry-After` the launcher honours: a day. A longer wait (or a date further ahead) is
+/// cut to this, and messages show the cut value, the one that is honoured.
+pub const MAX_RETRY_AFTER: u64 = 86_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("`{url}` was not found on the server (404)")]
     NotFound { url: String },
-    #[error("the server answered {status} for `{url}`{}", retry_after.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
+    #[error("the server answered {status} for `{url}`{}", retry_note(*retry_after))]
     Status {
         url: String,
         status: u16,
-        retry_after: Option<u64>,
+        /// Seconds to wait, from `Retry-After` (seconds or an HTTP date), at most [`MAX_RETRY_AFTER`].
+        retry_after: Option<RetryAfter>,
+    },
+    #[error("the server answered 304 Not Modified for `{url}`, but the launcher had no copy to revalidate and asked for the whole file; a proxy or cache between the launcher and the server is answering wrongly: exempt the update server from caching or fix the cache's configuration")]
+    UnexpectedNotModified { url: String },
+    #[error("`{url}` was redirected to `{to}`")]
+    Redirected {
+        url: String,
+        to: String,
+        #[source]
+        source: Box<SourceError>,
     },
     #[error("the proxy refused the request for `{url}` (407 Proxy Authentication Required): put the user and password in the proxy URL (http://user:password@proxy:port) or ask IT for an exception")]
     ProxyAuth { url: String },
@@ -59,14 +80,75 @@ pub enum SourceError {
     TooLarge { url: String, limit: u64 },
     #[error("cannot read `{url}`: {detail}")]
     Io { url: String, detail: String },
+    #[error("reading `{path}` did not finish within {} s (a hung network share, or a special file such as a FIFO in the repository); the launcher stopped waiting", timeout.as_secs_f64())]
+    Hung { path: String, timeout: Duration },
     #[error("`{server}` is not a server address: {detail}")]
     BadServer { server: String, detail: String },
+}
+
+/// A `Retry-After` as honoured: `secs`, and what the server asked when that was more than a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter {
+    pub secs: u64,
+    pub asked: Option<u64>,
+}
+
+impl RetryAfter {
+    /// Parses a `Retry-After` value: delta-seconds or an HTTP date (RFC 9110 section 10.2.3), as seen
+    /// at `now`. A date in the past means "now" (0 s).
+    pub fn parse(value: &str, now: std::time::SystemTime) -> Option<RetryAfter> {
+        let v = value.trim();
+        let asked = match v.parse::<u64>() {
+            Ok(s) => s,
+            Err(_) => {
+                let at = httpdate::parse_http_date(v).ok()?;
+                at.duration_since(now).map(|d| d.as_secs()).unwrap_or(0)
+            }
+        };
+        Some(if asked > MAX_RETRY_AFTER {
+            RetryAfter {
+                secs: MAX_RETRY_AFTER,
+                asked: Some(asked),
+            }
+        } else {
+            RetryAfter {
+                secs: asked,
+                asked: None,
+            }
+        })
+    }
+}
+
+fn retry_note(r: Option<RetryAfter>) -> String {
+    match r {
+        None => String::new(),
+        Some(RetryAfter { secs, asked: None }) => format!(" (retry after {secs} s)"),
+        Some(RetryAfter {
+            secs,
+            asked: Some(asked),
+        }) => format!(
+            " (retry after {secs} s, the longest the launcher waits; the server asked for {asked} s)"
+        ),
+    }
 }
 
 impl SourceError {
     /// The server answered but has no such file (as opposed to: could not be asked).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, SourceError::NotFound { .. })
+        match self {
+            SourceError::NotFound { .. } => true,
+            SourceError::Redirected { source, .. } => source.is_not_found(),
+            _ => false,
+        }
+    }
+
+    /// The wait the server asked for with `Retry-After`, wherever a redirect led.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            SourceError::Status { retry_after, .. } => *retry_after,
+            SourceError::Redirected { source, .. } => source.retry_after(),
+            _ => None,
+        }
     }
 }
 
@@ -105,7 +187,7 @@ pub fn open(cfg: &Config) -> Result<Box<dyn Source>, SourceError> {
             server: s.to_string(),
             detail: "a file:// URL must name a local folder (file:///srv/updates or file://server/share)".into(),
         })?;
-        Ok(Box::new(dir::DirSource::new(path)))
+        Ok(Box::new(dir::DirSource::new(path, cfg.timeout)))
     } else if lower.contains("://") {
         Err(SourceError::BadServer {
             server: s.to_string(),
@@ -118,6 +200,6 @@ pub fn open(cfg: &Config) -> Result<Box<dyn Source>, SourceError> {
         } else {
             cfg.file.parent().map(|d| d.join(&p)).unwrap_or(p)
         };
-        Ok(Box::new(dir::DirSource::new(p)))
+        Ok(Box::new(dir::DirSource::new(p, cfg.timeout)))
     }
 }

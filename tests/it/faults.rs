@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-/// How the server misbehaves for the target blob (or, for the last two, the channel manifest).
+/// How the server misbehaves for the target blob (or, for those named so, the channel manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Healthy,
@@ -36,6 +36,32 @@ pub enum Fault {
     HugeManifest,
     /// The channel manifest request is read and never answered.
     SilentManifest,
+    /// The right bytes, `bytes` of them every `every_ms` milliseconds: a crawling but live server.
+    Drip {
+        bytes: usize,
+        every_ms: u64,
+    },
+    /// `Content-Length` announces 10 bytes more than the blob has; the body is dripped (16 KiB every
+    /// 100 ms), so a client that reads it before judging it is held for minutes.
+    Overstated,
+    /// A `Range` request is answered `206` with the whole body and `Content-Range: bytes 0-...`.
+    RangeFromZero,
+    /// A `Range: bytes=N-` request is answered `206` from byte N + 1 on.
+    RangeLater,
+    /// `302` to `/moved/<path>`, which is not found (404).
+    RedirectGone,
+    /// The channel manifest is answered `304 Not Modified`, whatever the request.
+    NotModifiedManifest,
+    /// The channel manifest is answered `503` with this `Retry-After`.
+    BusyManifest(RetryIn),
+}
+
+/// A `Retry-After` value, made when the request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryIn {
+    Secs(u64),
+    /// An HTTP date this many seconds from now.
+    Date(u64),
 }
 
 /// One request as the fault server answered it.
@@ -46,6 +72,8 @@ pub struct Hit {
     pub status: u16,
     /// Body bytes written.
     pub sent: u64,
+    /// The request carried `If-None-Match` or `If-Modified-Since`.
+    pub conditional: bool,
 }
 
 struct Shared {
@@ -89,6 +117,11 @@ impl FaultServer {
         let mut s = self.shared.lock().unwrap();
         s.fault = fault;
         s.hits.clear();
+    }
+
+    /// Every request since the last `set`.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.shared.lock().unwrap().hits.clone()
     }
 
     /// The requests for the target blob since the last `set`.
@@ -146,6 +179,7 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
     }
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut range = None;
+    let mut conditional = false;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
@@ -154,6 +188,11 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
         if let Some((k, v)) = h.split_once(':') {
             if k.trim().eq_ignore_ascii_case("range") {
                 range = Some(v.trim().to_string());
+            }
+            if k.trim().eq_ignore_ascii_case("if-none-match")
+                || k.trim().eq_ignore_ascii_case("if-modified-since")
+            {
+                conditional = true;
             }
         }
     }
@@ -169,12 +208,24 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
             range: range.clone(),
             status,
             sent,
+            conditional,
         })
     };
     let file = std::fs::read(root.join(path.trim_start_matches('/'))).ok();
     let fault = match fault {
-        Fault::HugeManifest | Fault::SilentManifest if is_channel => fault,
-        Fault::HugeManifest | Fault::SilentManifest => Fault::Healthy,
+        Fault::HugeManifest
+        | Fault::SilentManifest
+        | Fault::NotModifiedManifest
+        | Fault::BusyManifest(_)
+            if is_channel =>
+        {
+            fault
+        }
+        Fault::HugeManifest
+        | Fault::SilentManifest
+        | Fault::NotModifiedManifest
+        | Fault::BusyManifest(_) => Fault::Healthy,
+        Fault::RedirectGone if path.starts_with("/moved/") => Fault::Status(404),
         f if is_target => f,
         _ => Fault::Healthy,
     };
@@ -216,6 +267,35 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
             ));
             record(503, 0);
         }
+        Fault::NotModifiedManifest => {
+            let _ = conn.write_all(&head(304, "Not Modified", &[("ETag", "\"x\"".into())]));
+            record(304, 0);
+        }
+        Fault::BusyManifest(after) => {
+            let value = match after {
+                RetryIn::Secs(s) => s.to_string(),
+                RetryIn::Date(s) => {
+                    httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(s))
+                }
+            };
+            let _ = conn.write_all(&head(
+                503,
+                "Service Unavailable",
+                &[("Content-Length", "0".into()), ("Retry-After", value)],
+            ));
+            record(503, 0);
+        }
+        Fault::RedirectGone => {
+            let _ = conn.write_all(&head(
+                302,
+                "Found",
+                &[
+                    ("Location", format!("/moved{path}")),
+                    ("Content-Length", "0".into()),
+                ],
+            ));
+            record(302, 0);
+        }
         Fault::RedirectLoop => {
             let _ = conn.write_all(&head(
                 302,
@@ -238,6 +318,8 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
                 .and_then(|n| n.parse::<u64>().ok())
                 .filter(|&n| n < total);
             let (status, reason, from) = match start {
+                Some(_) if fault == Fault::RangeFromZero => (206, "Partial Content", 0),
+                Some(n) if fault == Fault::RangeLater => (206, "Partial Content", n as usize + 1),
                 Some(n) => (206, "Partial Content", n as usize),
                 None => (200, "OK", 0),
             };
@@ -263,6 +345,11 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
                     headers[0].1 = body.len().to_string();
                     (body.len(), fault)
                 }
+                Fault::Overstated => {
+                    headers[0].1 = (body.len() + 10).to_string();
+                    (0, fault)
+                }
+                Fault::Drip { .. } => (0, fault),
                 _ => (body.len(), Fault::Healthy),
             };
             let _ = conn.write_all(&head(status, reason, &headers));
@@ -272,6 +359,20 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
                     break;
                 }
                 sent += chunk.len() as u64;
+            }
+            let drip = match then {
+                Fault::Drip { bytes, every_ms } => Some((bytes, every_ms)),
+                Fault::Overstated => Some((16 * 1024, 100)),
+                _ => None,
+            };
+            if let Some((bytes, every_ms)) = drip {
+                for chunk in body.chunks(bytes) {
+                    if stop.load(Ordering::SeqCst) || conn.write_all(chunk).is_err() {
+                        break;
+                    }
+                    sent += chunk.len() as u64;
+                    std::thread::sleep(Duration::from_millis(every_ms));
+                }
             }
             let _ = conn.flush();
             record(status, sent);
@@ -297,18 +398,18 @@ fn serve(mut conn: TcpStream, root: &Path, shared: &Mutex<Shared>, stop: &Atomic
 // --- Network faults.
 
 /// Size of the blob that misbehaves (stored raw: noise does not compress).
-const BIG: usize = 4 << 20;
+pub const BIG: usize = 4 << 20;
 
-struct Net {
-    bench: Bench,
-    install: InstallDir,
-    server: FaultServer,
-    v1: Tree,
-    v2: Tree,
-    big_sha: String,
+pub struct Net {
+    pub bench: Bench,
+    pub install: InstallDir,
+    pub server: FaultServer,
+    pub v1: Tree,
+    pub v2: Tree,
+    pub big_sha: String,
 }
 
-fn net() -> Net {
+pub fn net() -> Net {
     let bench = Bench::new();
     let v1 = sample_tree("1.0.0");
     let mut v2 = sample_tree("2.0.0");
@@ -332,11 +433,11 @@ fn net() -> Net {
 }
 
 impl Net {
-    fn versions(&self) -> [(&str, &Tree); 2] {
+    pub fn versions(&self) -> [(&str, &Tree); 2] {
         [("1.0.0", &self.v1), ("2.0.0", &self.v2)]
     }
 
-    fn part(&self) -> PathBuf {
+    pub fn part(&self) -> PathBuf {
         self.install
             .app
             .join(format!(".launcher/staging/{}.part", self.big_sha))
@@ -506,7 +607,12 @@ fn wrong_bytes_are_discarded_and_the_old_version_launches() {
 
 #[test]
 fn more_bytes_than_declared_are_discarded_and_the_old_version_launches() {
-    network_fault(Fault::ExtraBytes, "sent more than the", Then::Whole);
+    // The `Content-Length` gives it away before the first byte is read.
+    network_fault(
+        Fault::ExtraBytes,
+        "bytes according to the server (Content-Length), but the manifest declares 4194304",
+        Then::Whole,
+    );
 }
 
 #[test]

@@ -24,5 +24,6 @@ mod publish_rules;
 mod selfupdate;
 mod serve;
 mod sign;
+mod timebounds;
 mod trust;
 mod update;
