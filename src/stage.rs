@@ -53,7 +53,7 @@ pub enum StageError {
         expected: u64,
         got: u64,
     },
-    #[error("`{url}` is {announced} bytes according to the server ({from}), but the manifest declares {expected}; it was not downloaded")]
+    #[error("`{url}` is {announced} bytes ({from}), but the manifest declares {expected}; it was not downloaded")]
     SizeDiffers {
         url: String,
         expected: u64,

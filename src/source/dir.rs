@@ -270,7 +270,7 @@ impl Source for DirSource {
             }),
             offset,
             total: Some(total),
-            total_from: "the file's size",
+            total_from: "its size in the repository folder",
         })
     }
 }

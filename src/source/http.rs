@@ -289,10 +289,14 @@ impl Source for HttpSource {
                     ),
                 });
             };
-            (start, total, "Content-Range")
+            (start, total, "according to the server's Content-Range")
         } else {
             // A whole answer: the server ignored the range (or none was asked).
-            (0, resp.content_length(), "Content-Length")
+            (
+                0,
+                resp.content_length(),
+                "according to the server's Content-Length",
+            )
         };
         Ok(BlobBody {
             reader: Box::new(Body(resp)),

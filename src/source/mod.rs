@@ -42,7 +42,8 @@ pub struct BlobBody {
     /// `Content-Length` of a whole answer), when it does: checked against the manifest before the
     /// first byte is read, so a wrong file (an error page, another blob) is refused without reading it.
     pub total: Option<u64>,
-    /// Where `total` comes from, for messages (`Content-Length`, `Content-Range`, the file's size).
+    /// Where `total` comes from, said in messages after the size ("according to the server's
+    /// Content-Length", "its size in the repository folder").
     pub total_from: &'static str,
 }
 

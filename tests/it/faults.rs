@@ -610,7 +610,7 @@ fn more_bytes_than_declared_are_discarded_and_the_old_version_launches() {
     // The `Content-Length` gives it away before the first byte is read.
     network_fault(
         Fault::ExtraBytes,
-        "bytes according to the server (Content-Length), but the manifest declares 4194304",
+        "bytes (according to the server's Content-Length), but the manifest declares 4194304",
         Then::Whole,
     );
 }

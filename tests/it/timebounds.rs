@@ -270,7 +270,7 @@ fn blob_announced_larger_than_declared_is_refused_before_its_bytes_are_read() {
         &n.install,
         &n.versions(),
         &format!(
-            "is {} bytes according to the server (Content-Length), but the manifest declares {BIG}; it was not downloaded",
+            "is {} bytes (according to the server's Content-Length), but the manifest declares {BIG}; it was not downloaded",
             BIG + 10
         ),
     );
