@@ -43,55 +43,17 @@
 //! the launcher did not install (such files are kept aside beside themselves, and undoing a change
 //! takes back only content it placed), or leave the journal behind after success.
 
-use crate::backup::{self, BackupInfo};
+use crate::backup::{self, BackupError};
 use crate::fsutil::{self, fs_err, FsError};
-use crate::manifest::{self, FileEntry, Manifest};
-use crate::state::{Layout, StatEntry, State};
-use serde::{Deserialize, Serialize};
+use crate::layout::{probe_writable, Layout, NotWritable, PROBE_PREFIX};
+use crate::manifest::{self, FileEntry};
+use crate::state::{StatEntry, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JournalOp {
-    pub path: String,
-    /// The new content (None: the file is deleted, i.e. moved into the backup).
-    pub new: Option<FileEntry>,
-    /// Where the new content comes from, relative to the install folder.
-    pub src: Option<String>,
-    /// A file was at `path` when the journal was written and is moved into the backup.
-    pub had_old: bool,
-    /// A file the launcher did not install is at `path`: before the new content is placed it is
-    /// renamed to this path (beside it), never overwritten or moved into a backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kept_as: Option<String>,
-    /// A rollback gives the user's file kept at this path back to `path` (after the managed file
-    /// there was moved out by an earlier operation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restore_from: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Journal {
-    /// `update`, `rollback` or `repair`, for messages and the log.
-    pub kind: String,
-    pub target: Manifest,
-    pub previous: Option<Manifest>,
-    /// Folder (relative to the install folder) that receives the old files.
-    pub backup: String,
-    /// The backup folder is temporary (`.launcher/undo`) and removed after the commit.
-    pub backup_is_temporary: bool,
-    /// A backup folder to remove after the commit (the one a rollback restored).
-    pub consume: Option<String>,
-    /// The value `state.held` takes after the commit.
-    pub held: Option<String>,
-    /// The value `state.holds` takes after the commit (empty in journals of older launchers: then
-    /// `held` is the only hold).
-    #[serde(default)]
-    pub holds: Vec<String>,
-    pub ops: Vec<JournalOp>,
-}
+pub use crate::journal::{Change, ChangeKind, Direction, Journal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -101,29 +63,21 @@ pub enum ApplyError {
     Link(PathBuf),
     #[error("the journal `{}` cannot be read ({detail}); the install will be verified file by file", path.display())]
     BadJournal { path: PathBuf, detail: String },
-    #[error("the install folder `{}` cannot be written; the launcher needs to create, rename and delete files there: run it as a user who may, or ask IT to grant Modify on the folder", dir.display())]
-    NotWritable {
-        dir: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    NotWritable(#[from] NotWritable),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error("the folder `{}` is read-only or this user may not change it, so the update cannot rename files there; ask IT to grant Modify on the install folder and everything in it, or run the launcher as a user who may", dir.display())]
     FolderNotWritable {
         dir: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("not enough free space for the full backup `{}` (BackupMode = full): it needs {} and {} is free; free some space, lower Backups or set BackupMode = changed, and start the launcher again", folder.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
-    BackupSpace {
-        folder: PathBuf,
-        needed: u64,
-        available: u64,
-    },
-    #[error("cannot write the full backup `{}` (BackupMode = full); the part written was removed and the installed version is unchanged", folder.display())]
-    BackupWrite {
-        folder: PathBuf,
-        #[source]
-        source: FsError,
+    #[error("{cause}; undoing the change failed too ({undo}): the journal `{}` stays, and the next start finishes undoing the change before anything else", journal.display())]
+    UndoFailed {
+        cause: Box<ApplyError>,
+        undo: Box<ApplyError>,
+        journal: PathBuf,
     },
     #[error("`{}` is in use or locked and cannot be replaced; close the program that uses it and start again", path.display())]
     InUse {
@@ -133,43 +87,8 @@ pub enum ApplyError {
     },
 }
 
-/// Test-only crash points: with the `fault-injection` feature, `LAUNCHER_CRASH_AT=name` or `name:N`
-/// aborts the process at the N-th (default first) time the named point is reached, and
-/// `LAUNCHER_PAUSE_AT=name` or `name:N` stops there (holding the lock) until the process is killed.
-#[cfg(feature = "fault-injection")]
-pub fn crash_point(name: &str) {
-    static COUNT: std::sync::Mutex<BTreeMap<String, u32>> = std::sync::Mutex::new(BTreeMap::new());
-    let wanted = |var: &str| -> Option<u32> {
-        let spec = std::env::var(var).ok()?;
-        let (want, nth) = match spec.split_once(':') {
-            Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
-            None => (spec.clone(), 1),
-        };
-        (want == name).then_some(nth)
-    };
-    let crash = wanted("LAUNCHER_CRASH_AT");
-    let pause = wanted("LAUNCHER_PAUSE_AT");
-    if crash.is_none() && pause.is_none() {
-        return;
-    }
-    let mut map = COUNT.lock().unwrap_or_else(|p| p.into_inner());
-    let c = map.entry(name.to_string()).or_insert(0);
-    *c += 1;
-    if crash == Some(*c) {
-        eprintln!("crash point `{name}` reached: aborting (LAUNCHER_CRASH_AT)");
-        std::process::abort();
-    }
-    if pause == Some(*c) {
-        eprintln!("crash point `{name}` reached: pausing until killed (LAUNCHER_PAUSE_AT)");
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        }
-    }
-}
-
-#[cfg(not(feature = "fault-injection"))]
-#[inline(always)]
-pub fn crash_point(_name: &str) {}
+pub use crate::fault::crash_point;
+use crate::fault::injected_rename_failure;
 
 /// Renames with a few short retries: on Windows a virus scanner or indexer often holds a new file for
 /// a moment. A file that stays locked is reported as in use, by `busy`: the app's file (the source of
@@ -224,28 +143,11 @@ fn is_in_use(e: &io::Error) -> bool {
 fn unwritable_folder(from: &Path, to: &Path) -> PathBuf {
     let folders = [from.parent(), to.parent()];
     for dir in folders.into_iter().flatten() {
-        let probe = dir.join(format!(".launcher-probe-{}", std::process::id()));
-        match fs::write(&probe, b"") {
-            Ok(()) => {
-                let _ = fs::remove_file(&probe);
-            }
-            Err(_) => return dir.to_path_buf(),
+        if probe_writable(dir, dir).is_err() {
+            return dir.to_path_buf();
         }
     }
     from.parent().unwrap_or(from).to_path_buf()
-}
-
-#[cfg(feature = "fault-injection")]
-fn injected_rename_failure(busy: &Path) -> Option<io::Error> {
-    let want = std::env::var("LAUNCHER_LOCKED_FILE").ok()?;
-    busy.ends_with(&want)
-        .then(|| io::Error::new(io::ErrorKind::ResourceBusy, "injected: file in use"))
-}
-
-#[cfg(not(feature = "fault-injection"))]
-#[inline(always)]
-fn injected_rename_failure(_busy: &Path) -> Option<io::Error> {
-    None
 }
 
 /// ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33) on Windows.
@@ -324,7 +226,7 @@ fn move_to_backup(
     rename_retry(&from, &to, &from)?;
     touched.insert(from.parent().unwrap_or(dir).to_path_buf());
     touched.insert(to.parent().unwrap_or(backup).to_path_buf());
-    crate::apply::crash_point("moved-to-backup");
+    crash_point("moved-to-backup");
     Ok(true)
 }
 
@@ -481,7 +383,7 @@ fn place(src: &Path, dest: &Path, copy: bool, e: &FileEntry) -> Result<(), Apply
 
 /// Writes the journal: temp file, fsync, rename, fsync folder.
 pub fn write_journal(layout: &Layout, j: &Journal) -> Result<(), FsError> {
-    let bytes = serde_json::to_vec(j).map_err(|e| FsError {
+    let bytes = j.to_vec().map_err(|e| FsError {
         action: "serialise",
         path: layout.journal(),
         source: io::Error::other(e),
@@ -498,7 +400,8 @@ pub struct Committed {
 }
 
 /// Applies `j` (steps 3–5 of the module doc) and updates `state`. When a step fails, the change is
-/// undone at once (the journal stays for the next start only if undoing fails too).
+/// undone at once; the journal stays for the next start only if undoing fails too, and then the error
+/// says both what failed and why the undo did.
 pub fn commit(
     layout: &Layout,
     j: &Journal,
@@ -507,72 +410,250 @@ pub fn commit(
 ) -> Result<Committed, ApplyError> {
     write_journal(layout, j)?;
     crash_point("journal-written");
-    match apply_ops(layout, j, state, kept_cache) {
-        Ok(c) => Ok(c),
-        Err(e) => {
-            if recover_as(layout, Direction::Back).is_ok() {
-                if let Ok(Some(s)) = State::load(layout) {
-                    *state = s;
-                }
+    let mut replay = Replay::new(layout, j, false);
+    let cause = match replay.forward(j) {
+        Ok(()) => {
+            finish(layout, j, state, kept_cache, &replay.touched)?;
+            let mut out = replay.out;
+            if !j.backup_is_temporary {
+                out.backup = Some(replay.backup);
             }
-            Err(e)
+            return Ok(out);
         }
+        Err(e) => e,
+    };
+    // A crash while undoing must not finish the change instead: the journal says it is undone.
+    let mut back = j.clone();
+    back.direction = Direction::Back;
+    let _ = write_journal(layout, &back);
+    crash_point("recovery-start");
+    remove_stray_copies(&layout.dir, &back);
+    match undo(layout, &back) {
+        Ok(_) => {
+            if let Ok(Some(s)) = State::load(layout) {
+                *state = s;
+            }
+            Err(cause)
+        }
+        Err(undo) => Err(ApplyError::UndoFailed {
+            cause: Box::new(cause),
+            undo: Box::new(undo),
+            journal: layout.journal(),
+        }),
     }
 }
 
-fn apply_ops(
-    layout: &Layout,
-    j: &Journal,
-    state: &mut State,
-    kept_cache: BTreeMap<String, StatEntry>,
-) -> Result<Committed, ApplyError> {
-    let dir = &layout.dir;
-    let backup = fsutil::native(dir, &j.backup);
-    let mut checked = BTreeSet::new();
-    let mut touched = BTreeSet::new();
-    let mut out = Committed::default();
-    // The last op that uses each source: earlier ones copy, the last one renames.
-    let mut last_use: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, op) in j.ops.iter().enumerate() {
-        if let Some(src) = &op.src {
-            last_use.insert(src, i);
+/// What the steps of one pass over a journal share: where the old files go, the folders checked for
+/// links and those to fsync, and whether the pass finishes a change left behind by a crash.
+struct Replay<'a> {
+    dir: &'a Path,
+    backup: PathBuf,
+    /// Finishing a change that a crash interrupted (recovery), not making it: each step first checks
+    /// what of it already happened, since any prefix of the steps may have been done.
+    resuming: bool,
+    /// When resuming: paths whose kept user file a `GiveBack` already returned, so what is at the path
+    /// is the user's, and the managed file it replaced left before.
+    given_back: BTreeSet<String>,
+    checked: BTreeSet<PathBuf>,
+    touched: BTreeSet<PathBuf>,
+    out: Committed,
+}
+
+impl<'a> Replay<'a> {
+    fn new(layout: &'a Layout, j: &Journal, resuming: bool) -> Replay<'a> {
+        let dir = &layout.dir;
+        let exists = |p: &str| fs::symlink_metadata(fsutil::native(dir, p)).is_ok();
+        let given_back = j
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::GiveBack { path, kept_as }
+                    if resuming && !exists(kept_as) && exists(path) =>
+                {
+                    Some(path.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        Replay {
+            dir,
+            backup: fsutil::native(dir, &j.backup),
+            resuming,
+            given_back,
+            checked: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            out: Committed::default(),
         }
     }
-    for (i, op) in j.ops.iter().enumerate() {
-        let dest = fsutil::native(dir, &op.path);
-        if op.had_old
-            && save_old(
-                dir,
-                &backup,
-                &op.path,
-                op.new.is_some(),
-                &mut checked,
-                &mut touched,
-            )?
-        {
-            out.moved_to_backup += 1;
+
+    /// Runs every step of `j` in order (step 4 of the module doc).
+    fn forward(&mut self, j: &Journal) -> Result<(), ApplyError> {
+        // The last step that uses each source: earlier ones copy, the last one renames. A recovery
+        // always copies: staging is cleaned after it, and it must not depend on how far the
+        // interrupted pass got.
+        let mut last_use: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, c) in j.changes.iter().enumerate() {
+            if let Some((_, src)) = c.placed() {
+                last_use.insert(src, i);
+            }
         }
-        if let Some(k) = &op.kept_as {
-            keep_aside(dir, &op.path, k, &mut touched)?;
+        for (i, c) in j.changes.iter().enumerate() {
+            let copy =
+                self.resuming || c.placed().is_some_and(|(_, s)| last_use.get(s) != Some(&i));
+            c.redo(self, copy)?;
         }
-        if let Some(r) = &op.restore_from {
-            move_back(dir, r, &op.path, &mut checked, &mut touched)?;
+        Ok(())
+    }
+
+    /// Undoes every step of `j`, last first.
+    fn back(&mut self, j: &Journal) -> Result<(), ApplyError> {
+        for c in j.changes.iter().rev() {
+            c.undo(self)?;
+            crash_point("recovery-undone");
         }
-        if let (Some(e), Some(src)) = (&op.new, &op.src) {
-            clear_empty_folder(&dest, &mut touched)?;
-            prepare_parent(dir, &dest, &mut checked, &mut touched)?;
-            let copy = last_use.get(src.as_str()) != Some(&i);
+        Ok(())
+    }
+}
+
+fn exists(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok()
+}
+
+impl Change {
+    /// Makes this step happen (again): idempotent when `r.resuming`.
+    fn redo(&self, r: &mut Replay, copy: bool) -> Result<(), ApplyError> {
+        let dir = r.dir;
+        let path = self.path();
+        let dest = fsutil::native(dir, path);
+        if let Some((e, _)) = self.placed() {
+            if r.resuming && sha_of(&dest).as_deref() == Some(e.sha256.as_str()) {
+                // Placed before the crash: only its date and executable bit may be missing.
+                set_meta(&dest, e)?;
+                return Ok(());
+            }
+            // A managed folder whose files earlier steps moved out, becoming a file.
+            clear_empty_folder(&dest, &mut r.touched)?;
+        }
+        match self {
+            Change::Replace { .. } | Change::Delete { .. } => {
+                // When resuming, a folder at a deleted path is not the old file: that left, and a later
+                // step made the folder for the new version's files; nor is a user's file given back.
+                let gone = r.resuming
+                    && matches!(self, Change::Delete { .. })
+                    && (fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir())
+                        || r.given_back.contains(path));
+                let replaced = matches!(self, Change::Replace { .. });
+                if !gone
+                    && save_old(
+                        dir,
+                        &r.backup,
+                        path,
+                        replaced,
+                        &mut r.checked,
+                        &mut r.touched,
+                    )?
+                {
+                    r.out.moved_to_backup += 1;
+                }
+            }
+            Change::Add { kept_as, .. } => match kept_as {
+                Some(k) if !(r.resuming && exists(&fsutil::native(dir, k))) => {
+                    keep_aside(dir, path, k, &mut r.touched)?
+                }
+                // Resuming: not there when the journal was written (or the user's file was already
+                // kept aside): whoever put it there keeps it, in the backup.
+                _ if r.resuming && exists(&dest) => {
+                    move_to_backup(dir, &r.backup, path, &mut r.checked, &mut r.touched)?;
+                }
+                _ => {}
+            },
+            Change::GiveBack { kept_as, .. } => {
+                move_back(dir, kept_as, path, &mut r.checked, &mut r.touched)?
+            }
+        }
+        if let Some((e, src)) = self.placed() {
+            prepare_parent(dir, &dest, &mut r.checked, &mut r.touched)?;
             place(&fsutil::native(dir, src), &dest, copy, e)?;
-            touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
-            out.placed += 1;
-            crash_point("placed");
+            r.touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+            r.out.placed += 1;
+            crash_point(if r.resuming {
+                "recovery-placed"
+            } else {
+                "placed"
+            });
         }
+        Ok(())
     }
-    finish(layout, j, state, kept_cache, &touched)?;
-    if !j.backup_is_temporary {
-        out.backup = Some(backup);
+
+    /// Takes this step back, from whatever part of it happened: idempotent.
+    fn undo(&self, r: &mut Replay) -> Result<(), ApplyError> {
+        let dir = r.dir;
+        let path = self.path();
+        let dest = fsutil::native(dir, path);
+        match self {
+            Change::GiveBack { kept_as, .. } => {
+                // The user's file went back to `path`: it returns to where it was kept.
+                move_back(dir, path, kept_as, &mut r.checked, &mut r.touched)?;
+            }
+            Change::Add {
+                new, src, kept_as, ..
+            } => {
+                // Only the new content is taken back: anything else at `dest` is not the launcher's.
+                // Where a user's file was to be kept aside, the new content was placed only after
+                // that (a user's file that holds the same bytes and was not moved yet stays).
+                let kept_first = kept_as
+                    .as_deref()
+                    .is_none_or(|k| exists(&fsutil::native(dir, k)));
+                if kept_first
+                    && exists(&dest)
+                    && sha_of(&dest).as_deref() == Some(new.sha256.as_str())
+                {
+                    // Give the content back to its source, or drop it if the source is there.
+                    let s = fsutil::native(dir, src);
+                    if exists(&s) {
+                        fs::remove_file(&dest).map_err(fs_err("remove", &dest))?;
+                    } else {
+                        prepare_parent(dir, &s, &mut r.checked, &mut r.touched)?;
+                        rename_retry(&dest, &s, &dest)?;
+                    }
+                    r.touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+                }
+                if let Some(k) = kept_as {
+                    move_back(dir, k, path, &mut r.checked, &mut r.touched)?;
+                }
+            }
+            Change::Replace { .. } | Change::Delete { .. } => {
+                let saved = fsutil::native(&r.backup, path);
+                if !exists(&saved) {
+                    // Nothing was saved: the old file never left.
+                } else if fsutil::same_file(&saved, &dest) {
+                    // The old file was linked into the backup but not yet replaced: still in place.
+                    fs::remove_file(&saved).map_err(fs_err("remove", &saved))?;
+                } else {
+                    if let Some((e, src)) = self.placed() {
+                        // Keep the new content staged if `dest` has it (it is replaced just below).
+                        let s = fsutil::native(dir, src);
+                        if exists(&dest)
+                            && !exists(&s)
+                            && sha_of(&dest).as_deref() == Some(e.sha256.as_str())
+                        {
+                            prepare_parent(dir, &s, &mut r.checked, &mut r.touched)?;
+                            if fs::hard_link(&dest, &s).is_err() {
+                                fs::copy(&dest, &s).map_err(fs_err("copy", &dest))?;
+                            }
+                        }
+                    }
+                    // The old file goes back in one step, over whatever is at `dest` (a folder made for
+                    // the new version is empty again by now: later steps were undone first).
+                    clear_empty_folder(&dest, &mut r.touched)?;
+                    prepare_parent(dir, &dest, &mut r.checked, &mut r.touched)?;
+                    rename_retry(&saved, &dest, &dest)?;
+                    r.touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(out)
 }
 
 /// Step 5 and the clean-up, shared by commit and roll-forward recovery.
@@ -588,11 +669,11 @@ fn finish(
     }
     crash_point("before-state");
     let dir = &layout.dir;
-    for op in &j.ops {
-        cache.remove(&op.path);
-        if let Some(e) = &op.new {
-            if let Some(entry) = crate::scan::entry_for(dir, &op.path, &e.sha256) {
-                cache.insert(op.path.clone(), entry);
+    for c in &j.changes {
+        cache.remove(c.path());
+        if let Some((e, _)) = c.placed() {
+            if let Some(entry) = crate::scan::entry_for(dir, c.path(), &e.sha256) {
+                cache.insert(c.path().to_string(), entry);
             }
         }
     }
@@ -657,10 +738,10 @@ fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), Appl
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovered {
     /// The change was completed.
-    Forward { kind: String, version: String },
+    Forward { kind: ChangeKind, version: String },
     /// The change was undone; the previous version is in place.
     Back {
-        kind: String,
+        kind: ChangeKind,
         version: Option<String>,
     },
     /// The journal could not be read; it was set aside and the install must be verified.
@@ -671,23 +752,8 @@ fn sha_of(p: &Path) -> Option<String> {
     fsutil::sha256_file(p).ok().map(|(s, _)| s)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    /// Forward when every new content is available, else back.
-    Auto,
-    Back,
-}
-
-/// Finishes or undoes an interrupted change. Call with the install lock held, before anything else.
-pub fn recover(layout: &Layout) -> Result<Option<Recovered>, ApplyError> {
-    recover_as(layout, Direction::Auto)
-}
-
 /// Removes temp files that an interrupted atomic write left in `.launcher/` (the caller holds the lock,
 /// so no other launcher is writing them).
-/// Prefix of the files `update` creates to test that a folder is writable.
-pub const PROBE_PREFIX: &str = ".launcher-probe-";
-
 fn remove_stale_meta_temps(layout: &Layout) {
     remove_temps_in(&layout.meta, ".tmp-");
     // A launcher killed while testing write access leaves its probe behind.
@@ -710,10 +776,10 @@ fn remove_temps_in(folder: &Path, prefix: &str) {
 /// Removes the `.launcher-tmp-*` files an interrupted copy left beside the journal's files.
 fn remove_stray_copies(dir: &Path, j: &Journal) {
     let parents: BTreeSet<PathBuf> = j
-        .ops
+        .changes
         .iter()
-        .filter_map(|op| {
-            fsutil::native(dir, &op.path)
+        .filter_map(|c| {
+            fsutil::native(dir, c.path())
                 .parent()
                 .map(Path::to_path_buf)
         })
@@ -723,29 +789,30 @@ fn remove_stray_copies(dir: &Path, j: &Journal) {
     }
 }
 
-fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>, ApplyError> {
-    if direction == Direction::Auto {
-        remove_stale_meta_temps(layout);
-    }
+/// Finishes or undoes an interrupted change. Call with the install lock held, before anything else.
+///
+/// The journal is replayed in its recorded direction: a change being made is finished when every new
+/// content is available (already in place, or at its source with the right hash), and otherwise
+/// marked as being undone and undone; a change being undone is only ever undone.
+pub fn recover(layout: &Layout) -> Result<Option<Recovered>, ApplyError> {
+    remove_stale_meta_temps(layout);
     let path = layout.journal();
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if direction == Direction::Auto {
-                // No change in progress: backups left half-made by one that stopped are tidied. Best
-                // effort: the next update tidies them again before it makes its own backup.
-                let _ = backup::tidy(&layout.dir);
-                // A restored backup whose deletion was cut short (see `consume_backup`).
-                let _ = fs::remove_dir_all(layout.consumed());
-            }
+            // No change in progress: backups left half-made by one that stopped are tidied. Best
+            // effort: the next update tidies them again before it makes its own backup.
+            let _ = backup::tidy(&layout.dir);
+            // A restored backup whose deletion was cut short (see `consume_backup`).
+            let _ = fs::remove_dir_all(layout.consumed());
             return Ok(None);
         }
         Err(e) => return Err(fs_err("read", &path)(e).into()),
     };
-    let j: Journal = match serde_json::from_slice(&bytes) {
+    let mut j = match Journal::from_slice(&bytes) {
         Ok(j) => j,
         Err(e) => {
-            let aside = layout.meta.join("journal.unreadable.json");
+            let aside = layout.unreadable_journal();
             let _ = fs::rename(&path, &aside);
             return Ok(Some(Recovered::Unreadable(format!(
                 "the journal `{}` could not be read ({e}); it was moved to `{}`",
@@ -757,259 +824,77 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     crash_point("recovery-start");
     let dir = &layout.dir;
     remove_stray_copies(dir, &j);
-    let backup = fsutil::native(dir, &j.backup);
-    // Roll forward when every new content is in place or available with the right hash.
-    let forward = direction == Direction::Auto
-        && j.ops.iter().all(|op| match (&op.new, &op.src) {
-            (Some(e), Some(src)) => {
-                sha_of(&fsutil::native(dir, &op.path)).as_deref() == Some(e.sha256.as_str())
-                    || sha_of(&fsutil::native(dir, src)).as_deref() == Some(e.sha256.as_str())
-            }
-            _ => true,
-        });
-    let mut state = State::load(layout).ok().flatten().unwrap_or_default();
-    let mut checked = BTreeSet::new();
-    let mut touched = BTreeSet::new();
-    if forward {
-        // Paths whose kept user file was already given back (a rollback's last step for that path):
-        // what is there now is the user's, and the managed file it replaced left before.
-        let given_back: BTreeSet<&str> = j
-            .ops
-            .iter()
-            .filter(|op| {
-                op.restore_from.as_deref().is_some_and(|r| {
-                    fs::symlink_metadata(fsutil::native(dir, r)).is_err()
-                        && fs::symlink_metadata(fsutil::native(dir, &op.path)).is_ok()
-                })
-            })
-            .map(|op| op.path.as_str())
-            .collect();
-        for op in &j.ops {
-            let dest = fsutil::native(dir, &op.path);
-            match (&op.new, &op.src) {
-                (Some(e), Some(src)) => {
-                    if sha_of(&dest).as_deref() == Some(e.sha256.as_str()) {
-                        set_meta(&dest, e)?;
-                        continue;
-                    }
-                    clear_empty_folder(&dest, &mut touched)?;
-                    if op.had_old {
-                        save_old(dir, &backup, &op.path, true, &mut checked, &mut touched)?;
-                    } else if let Some(k) = op
-                        .kept_as
-                        .as_deref()
-                        .filter(|k| fs::symlink_metadata(fsutil::native(dir, k)).is_err())
-                    {
-                        keep_aside(dir, &op.path, k, &mut touched)?;
-                    } else if fs::symlink_metadata(&dest).is_ok() {
-                        // Not there when the journal was written: whoever put it there keeps it.
-                        move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
-                    }
-                    prepare_parent(dir, &dest, &mut checked, &mut touched)?;
-                    // Copy: the same source may serve a later op, and staging is cleaned afterwards.
-                    place(&fsutil::native(dir, src), &dest, true, e)?;
-                    touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
-                    crash_point("recovery-placed");
-                }
-                _ => {
-                    // A folder there is not the old file: that left, and a later operation made the
-                    // folder for the new version's files.
-                    let is_folder = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir());
-                    if op.had_old && !is_folder && !given_back.contains(op.path.as_str()) {
-                        move_to_backup(dir, &backup, &op.path, &mut checked, &mut touched)?;
-                    }
-                    if let Some(r) = &op.restore_from {
-                        move_back(dir, r, &op.path, &mut checked, &mut touched)?;
-                    }
-                }
-            }
-        }
+    if j.direction == Direction::Forward && can_finish(dir, &j) {
+        let mut state = State::load(layout).ok().flatten().unwrap_or_default();
+        let mut replay = Replay::new(layout, &j, true);
+        replay.forward(&j)?;
         let cache = std::mem::take(&mut state.cache);
-        finish(layout, &j, &mut state, cache, &touched)?;
+        finish(layout, &j, &mut state, cache, &replay.touched)?;
         // The staged contents were copied into place; the commit that stopped would have cleaned them.
-        let staging = format!("{}/staging/", crate::state::META_DIR);
-        for src in j.ops.iter().filter_map(|op| op.src.as_deref()) {
+        let staging = format!("{}/", Layout::staging_rel());
+        for (_, src) in j.changes.iter().filter_map(Change::placed) {
             if src.starts_with(&staging) {
                 let _ = fs::remove_file(fsutil::native(dir, src));
             }
         }
         return Ok(Some(Recovered::Forward {
-            kind: j.kind.clone(),
+            kind: j.kind,
             version: j.target.version.clone(),
         }));
     }
-    // Roll back, last operation first.
-    for op in j.ops.iter().rev() {
-        let dest = fsutil::native(dir, &op.path);
-        let saved = fsutil::native(&backup, &op.path);
-        let saved_exists = fs::symlink_metadata(&saved).is_ok();
-        let dest_exists = fs::symlink_metadata(&dest).is_ok();
-        let src = op.src.as_deref().map(|s| fsutil::native(dir, s));
-        let src_missing = src
-            .as_ref()
-            .is_some_and(|s| fs::symlink_metadata(s).is_err());
-        if let Some(r) = &op.restore_from {
-            // The user's file went back to `path`: it returns to where it was kept.
-            move_back(dir, &op.path, r, &mut checked, &mut touched)?;
+    if j.direction == Direction::Forward {
+        // From here on the change is only undone, even if its contents turn up again. Best effort:
+        // on a full disk the journal cannot be rewritten, and the undo (renames only) must still run;
+        // a start after a crash then decides again, as it did here.
+        j.direction = Direction::Back;
+        if write_journal(layout, &j).is_ok() {
+            crash_point("recovery-marked-back");
         }
-        if !op.had_old {
-            // Only the new content is taken back: anything else at `dest` is not the launcher's. Where
-            // a user's file was to be kept aside, the new content was placed only after that (a
-            // user's file that holds the same bytes and was not moved yet stays).
-            let kept_first = op
-                .kept_as
-                .as_deref()
-                .is_none_or(|k| fs::symlink_metadata(fsutil::native(dir, k)).is_ok());
-            let placed =
-                |e: &FileEntry| kept_first && sha_of(&dest).as_deref() == Some(e.sha256.as_str());
-            if let (Some(_), true) = (&op.new.as_ref().filter(|e| placed(e)), dest_exists) {
-                // An added file: give the content back to its source, or drop it if the source is there.
-                match &src {
-                    Some(s) if src_missing => {
-                        prepare_parent(dir, s, &mut checked, &mut touched)?;
-                        rename_retry(&dest, s, &dest)?;
-                    }
-                    _ => fs::remove_file(&dest).map_err(fs_err("remove", &dest))?,
-                }
-                touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
-            }
-            if let Some(k) = &op.kept_as {
-                move_back(dir, k, &op.path, &mut checked, &mut touched)?;
-            }
-        } else if saved_exists && fsutil::same_file(&saved, &dest) {
-            // The old file was linked into the backup but not yet replaced: it is still in place.
-            fs::remove_file(&saved).map_err(fs_err("remove", &saved))?;
-        } else if saved_exists {
-            if let (Some(e), Some(s), true) = (&op.new, &src, dest_exists && src_missing) {
-                // Keep the new content staged if `dest` has it (it is replaced just below).
-                if sha_of(&dest).as_deref() == Some(e.sha256.as_str()) {
-                    prepare_parent(dir, s, &mut checked, &mut touched)?;
-                    if fs::hard_link(&dest, s).is_err() {
-                        fs::copy(&dest, s).map_err(fs_err("copy", &dest))?;
-                    }
-                }
-            }
-            // The old file goes back in one step, over whatever is at `dest` (a folder made for the
-            // new version is empty again by now: later operations were undone first).
-            clear_empty_folder(&dest, &mut touched)?;
-            prepare_parent(dir, &dest, &mut checked, &mut touched)?;
-            rename_retry(&saved, &dest, &dest)?;
-            touched.insert(dest.parent().unwrap_or(dir).to_path_buf());
-        }
-        crash_point("recovery-undone");
     }
-    for d in &touched {
+    undo(layout, &j).map(Some)
+}
+
+/// True when every new content of `j` is in place or at its source with the right hash.
+fn can_finish(dir: &Path, j: &Journal) -> bool {
+    j.changes.iter().all(|c| {
+        c.placed().is_none_or(|(e, src)| {
+            sha_of(&fsutil::native(dir, c.path())).as_deref() == Some(e.sha256.as_str())
+                || sha_of(&fsutil::native(dir, src)).as_deref() == Some(e.sha256.as_str())
+        })
+    })
+}
+
+/// Undoes the change of `j` (every step, last first), removes the journal and the backup made for
+/// it, and makes the state describe the files back in place.
+fn undo(layout: &Layout, j: &Journal) -> Result<Recovered, ApplyError> {
+    let dir = &layout.dir;
+    let mut state = State::load(layout).ok().flatten().unwrap_or_default();
+    let mut replay = Replay::new(layout, j, true);
+    replay.back(j)?;
+    for d in &replay.touched {
         fsutil::sync_dir(d);
     }
     let journal = layout.journal();
     fs::remove_file(&journal).map_err(fs_err("remove the journal", &journal))?;
     fsutil::sync_dir(&layout.meta);
     // The backup folders were made for the change that did not happen.
-    let _ = fs::remove_dir_all(&backup);
+    let _ = fs::remove_dir_all(&replay.backup);
     for p in backup::pending_for(dir, &j.target.version) {
         let _ = fs::remove_dir_all(p);
     }
     if state.installed.as_ref() == Some(&j.target) && j.previous.as_ref() != Some(&j.target) {
         // The state was written before the change failed (a step after the state write): it must
         // describe the files that are back in place.
-        for op in &j.ops {
-            state.cache.remove(&op.path);
+        for c in &j.changes {
+            state.cache.remove(c.path());
         }
         state.installed = j.previous.clone();
         state.save(layout)?;
     } else if j.previous.is_none() && state.installed.is_none() {
         let _ = state.save(layout);
     }
-    Ok(Some(Recovered::Back {
+    Ok(Recovered::Back {
         kind: j.kind,
-        version: j.previous.map(|m| m.version),
-    }))
-}
-
-/// Fails with [`ApplyError::NotWritable`] unless a file can be created, renamed and deleted in the
-/// install folder itself (`.launcher/` may be writable when the folder is not).
-fn probe_writable(dir: &Path) -> Result<(), ApplyError> {
-    let a = dir.join(format!(".launcher-probe-{}", std::process::id()));
-    let b = dir.join(format!(".launcher-probe-{}.renamed", std::process::id()));
-    let result = fs::write(&a, b"")
-        .and_then(|()| fs::rename(&a, &b))
-        .and_then(|()| fs::remove_file(&b));
-    result.map_err(|source| {
-        let _ = fs::remove_file(&a);
-        ApplyError::NotWritable {
-            dir: dir.to_path_buf(),
-            source,
-        }
+        version: j.previous.as_ref().map(|m| m.version.clone()),
     })
-}
-
-/// Free space left after a full backup for the journal, the state and the file system's own needs.
-pub const FULL_BACKUP_MARGIN: u64 = 1024 * 1024;
-
-/// Copies every file of `saved` (manifest paths) from the install folder into a full backup.
-fn copy_full(dir: &Path, folder: &Path, saved: &[String]) -> Result<(), FsError> {
-    for p in saved {
-        let from = fsutil::native(dir, p);
-        let to = fsutil::native(folder, p);
-        if let Some(d) = to.parent() {
-            fs::create_dir_all(d).map_err(fs_err("create folder", d))?;
-        }
-        fs::copy(&from, &to).map_err(fs_err("copy into the backup", &from))?;
-    }
-    Ok(())
-}
-
-/// Makes the backup for a change: rotates `bkp.NNN` and writes `backup.json.pending`, or picks the
-/// temporary undo folder when no backup is kept. Returns the folder relative to the install folder and
-/// whether it is temporary. `full` copies every managed file into the new backup first. Fails first,
-/// changing nothing, when the install folder cannot be written.
-pub fn make_backup(
-    layout: &Layout,
-    keep: u32,
-    full: bool,
-    info: BackupInfo,
-) -> Result<(String, bool, Option<PathBuf>), ApplyError> {
-    probe_writable(&layout.dir)?;
-    let undo = layout.undo();
-    if undo.exists() {
-        fs::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
-    }
-    let undo_rel = format!("{}/undo", crate::state::META_DIR);
-    if keep == 0 {
-        return Ok((undo_rel, true, None));
-    }
-    if full {
-        // Checked before the rotation deletes the oldest backup: a copy that cannot fit must not
-        // cost a backup, nor fill the disk. The space the rotation frees is not counted.
-        let needed = backup::full_copy_bytes(&layout.dir, info.saved.iter().map(String::as_str))
-            + FULL_BACKUP_MARGIN;
-        if let Ok(available) = fs4::available_space(&layout.dir) {
-            if available < needed {
-                return Err(ApplyError::BackupSpace {
-                    folder: backup::next_folder(&layout.dir, keep),
-                    needed,
-                    available,
-                });
-            }
-        }
-    }
-    let folder = backup::prepare(&layout.dir, keep)?;
-    let rel = folder
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if full {
-        let written = copy_full(&layout.dir, &folder, &info.saved)
-            .and_then(|()| backup::write_pending_info(&folder, &info));
-        if let Err(source) = written {
-            // A half-written copy holds nothing usable and, on a full disk, the space the user
-            // needs back (the disk may also have filled up for another reason since the check).
-            let _ = fs::remove_dir_all(&folder);
-            fsutil::sync_dir(&layout.dir);
-            return Err(ApplyError::BackupWrite { folder, source });
-        }
-        return Ok((undo_rel, true, Some(folder)));
-    }
-    backup::write_pending_info(&folder, &info)?;
-    Ok((rel, false, Some(folder)))
 }

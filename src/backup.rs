@@ -12,7 +12,10 @@
 //! `backup.json` always holds what it says: an update that crashed or was undone before its commit
 //! leaves at most a pending folder, which `status` and `rollback` ignore and the next update removes.
 
+use crate::config::BackupMode;
 use crate::fsutil::{self, fs_err, FsError};
+use crate::journal::ChangeKind;
+use crate::layout::{probe_writable, Layout, NotWritable};
 use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -30,7 +33,7 @@ pub struct BackupInfo {
     pub to: String,
     pub created: String,
     /// `changed` (only replaced and deleted files) or `full` (a copy of the whole app).
-    pub mode: String,
+    pub mode: BackupMode,
     /// Files the update added (a rollback removes them).
     pub added: Vec<String>,
     /// Files stored in this backup, by their path in the app.
@@ -39,7 +42,7 @@ pub struct BackupInfo {
     pub manifest: Option<Manifest>,
     /// The change that made the backup: `update` or `repair` (absent in backups of older launchers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<ChangeKind>,
     /// Files of the user's that were at paths the update added, and the names they were kept under
     /// beside them; a rollback gives them back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -59,7 +62,7 @@ impl BackupInfo {
     /// target, since restoring it would go "from 1.1 to 1.1". Older launchers did not record the kind;
     /// for their backups the same version before and after says the same.
     pub fn is_repair(&self) -> bool {
-        self.kind.as_deref() == Some("repair") || self.from.as_deref() == Some(self.to.as_str())
+        self.kind == Some(ChangeKind::Repair) || self.from.as_deref() == Some(self.to.as_str())
     }
 }
 
@@ -240,7 +243,7 @@ pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
         while existing.len() >= keep.max(1) as usize {
             let (_, oldest) = existing.remove(0);
             remove_tree(&oldest)?;
-            crate::apply::crash_point("rotate-deleted");
+            crate::fault::crash_point("rotate-deleted");
         }
         fsutil::sync_dir(dir);
         existing = tidy(dir)?;
@@ -250,6 +253,119 @@ pub fn prepare(dir: &Path, keep: u32) -> Result<PathBuf, FsError> {
     fs::create_dir(&next).map_err(fs_err("create the backup folder", &next))?;
     fsutil::sync_dir(dir);
     Ok(next)
+}
+
+/// Why the backup for a change could not be made. Nothing was changed in the install when one of
+/// these is returned (a half-written full copy is removed).
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    NotWritable(#[from] NotWritable),
+    #[error("not enough free space for the full backup `{}` (BackupMode = full): it needs {} and {} is free; free some space, lower Backups or set BackupMode = changed, and start the launcher again", folder.display(), fsutil::human_bytes(*needed), fsutil::human_bytes(*available))]
+    Space {
+        folder: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error("cannot write the full backup `{}` (BackupMode = full); the part written was removed and the installed version is unchanged", folder.display())]
+    Write {
+        folder: PathBuf,
+        #[source]
+        source: FsError,
+    },
+}
+
+/// The backup made for one change, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeBackup {
+    /// The folder that receives the old files, relative to the install folder: `bkp.NNN`, or the
+    /// temporary undo folder (no backups kept, or a full copy was made beforehand).
+    pub receives: String,
+    /// `receives` is the temporary undo folder, removed after the commit.
+    pub temporary: bool,
+    /// The `bkp.NNN` folder made, if any (for messages).
+    pub folder: Option<PathBuf>,
+}
+
+/// Free space left after a full backup for the journal, the state and the file system's own needs.
+pub const FULL_BACKUP_MARGIN: u64 = 1024 * 1024;
+
+/// Copies every file of `saved` (manifest paths) from the install folder into a full backup.
+fn copy_full(dir: &Path, folder: &Path, saved: &[String]) -> Result<(), FsError> {
+    for p in saved {
+        let from = fsutil::native(dir, p);
+        let to = fsutil::native(folder, p);
+        if let Some(d) = to.parent() {
+            fs::create_dir_all(d).map_err(fs_err("create folder", d))?;
+        }
+        fs::copy(&from, &to).map_err(fs_err("copy into the backup", &from))?;
+    }
+    Ok(())
+}
+
+/// Makes the backup for a change: rotates `bkp.NNN` and writes `backup.json.pending`, or picks the
+/// temporary undo folder when no backup is kept. `full` copies every managed file into the new backup
+/// first. Fails first, changing nothing, when the install folder cannot be written (`.launcher/` may be
+/// writable when the folder itself is not).
+pub fn make_backup(
+    layout: &Layout,
+    keep: u32,
+    full: bool,
+    info: BackupInfo,
+) -> Result<MadeBackup, BackupError> {
+    probe_writable(&layout.dir, &layout.dir)?;
+    let undo = layout.undo();
+    if undo.exists() {
+        fs::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
+    }
+    let temporary = |folder| MadeBackup {
+        receives: Layout::undo_rel(),
+        temporary: true,
+        folder,
+    };
+    if keep == 0 {
+        return Ok(temporary(None));
+    }
+    if full {
+        // Checked before the rotation deletes the oldest backup: a copy that cannot fit must not
+        // cost a backup, nor fill the disk. The space the rotation frees is not counted.
+        let needed = full_copy_bytes(&layout.dir, info.saved.iter().map(String::as_str))
+            + FULL_BACKUP_MARGIN;
+        if let Ok(available) = fs4::available_space(&layout.dir) {
+            if available < needed {
+                return Err(BackupError::Space {
+                    folder: next_folder(&layout.dir, keep),
+                    needed,
+                    available,
+                });
+            }
+        }
+    }
+    let folder = prepare(&layout.dir, keep)?;
+    if full {
+        let written = copy_full(&layout.dir, &folder, &info.saved)
+            .and_then(|()| write_pending_info(&folder, &info));
+        if let Err(source) = written {
+            // A half-written copy holds nothing usable and, on a full disk, the space the user
+            // needs back (the disk may also have filled up for another reason since the check).
+            let _ = fs::remove_dir_all(&folder);
+            fsutil::sync_dir(&layout.dir);
+            return Err(BackupError::Write { folder, source });
+        }
+        return Ok(temporary(Some(folder)));
+    }
+    write_pending_info(&folder, &info)?;
+    let receives = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(MadeBackup {
+        receives,
+        temporary: false,
+        folder: Some(folder),
+    })
 }
 
 #[cfg(test)]
@@ -286,7 +402,7 @@ mod tests {
                 from: Some("1".into()),
                 to: "2".into(),
                 created: "2026-01-01T00:00:00Z".into(),
-                mode: "changed".into(),
+                mode: BackupMode::Changed,
                 added: vec![],
                 saved: vec![],
                 manifest: None,

@@ -26,7 +26,9 @@ pub enum CheckMode {
     Full,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Also `backup.json` `mode`, in the same words as in launcher.ini.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackupMode {
     /// Move only what an update replaces or deletes into the backup (renames, no copies).
     Changed,

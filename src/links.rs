@@ -16,8 +16,8 @@
 //! the way to a file, and a link at a file's own path is replaced by rename, never written through).
 
 use crate::fsutil::{fs_err, FsError};
+use crate::layout::Layout;
 use crate::paths::is_backup_dir_name;
-use crate::state::Layout;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};

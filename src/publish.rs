@@ -662,7 +662,7 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     // publish, and the refusal says so.
     let existed_before = release_path.exists();
     let _lock = lock_product(&req.repo, &req.product, reporter)?;
-    crate::apply::crash_point("publish_locked");
+    crate::fault::crash_point("publish_locked");
     if let Some(existing) = published_spelling(&req.repo, &req.product, &version)? {
         return Err(PublishError::OtherSpelling {
             product: req.product.clone(),

@@ -13,11 +13,13 @@
 //! change, so a rollback killed at any point leaves either the state before it (installed version,
 //! holds and backups as they were) or the state after it, and the next `rollback` goes back one more.
 
-use crate::apply::{self, Journal, JournalOp};
+use crate::apply;
 use crate::backup;
 use crate::fsutil;
+use crate::journal::{ChangeKind, Direction, Journal};
+use crate::layout::Layout;
 use crate::manifest::Manifest;
-use crate::plan::{Action, Op, Plan};
+use crate::plan::Plan;
 use crate::update::{Session, UpdateError};
 use std::path::PathBuf;
 
@@ -84,33 +86,19 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         };
         s.stage(&need)?;
     }
-    let staging_rel = format!("{}/staging", crate::state::META_DIR);
-    let ops: Vec<JournalOp> = plan
-        .ops
-        .iter()
-        .map(|o: &Op| JournalOp {
-            path: o.path.clone(),
-            new: o.entry.clone(),
-            src: o.entry.as_ref().map(|e| {
-                from_backup
-                    .get(&o.path)
-                    .cloned()
-                    .unwrap_or_else(|| format!("{staging_rel}/{}", e.sha256))
-            }),
-            had_old: o.action != Action::Add,
-            kept_as: o.kept_as.clone(),
-            restore_from: None,
-        })
+    let changes = Journal::changes_for(
+        &plan.ops,
+        |o, e| {
+            from_backup
+                .get(&o.path)
+                .cloned()
+                .unwrap_or_else(|| Layout::staged_rel(&e.sha256))
+        },
         // The user's files the rolled-back update kept aside go back, after the files there left.
-        .chain(info.kept.iter().map(|k| JournalOp {
-            path: k.path.clone(),
-            new: None,
-            src: None,
-            had_old: false,
-            kept_as: None,
-            restore_from: Some(k.kept_as.clone()),
-        }))
-        .collect();
+        info.kept
+            .iter()
+            .map(|k| (k.path.as_str(), k.kept_as.as_str())),
+    );
     // Every version rolled back from stays held, not just the last (1.3 → 1.2 → 1.1 holds both).
     let mut holds = s.state.holds();
     holds.push(current.version.clone());
@@ -119,15 +107,16 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     let undo = s.layout.undo();
     let _ = std::fs::remove_dir_all(&undo);
     let journal = Journal {
-        kind: "rollback".into(),
+        kind: ChangeKind::Rollback,
         target: target.clone(),
         previous: Some(current.clone()),
-        backup: format!("{}/undo", crate::state::META_DIR),
+        backup: Layout::undo_rel(),
         backup_is_temporary: true,
         consume: Some(folder_rel),
         held: newest_hold.held,
         holds,
-        ops,
+        direction: Direction::Forward,
+        changes,
     };
     let cache = s.touch(&target, &plan, &scan)?;
     apply::commit(&s.layout, &journal, &mut s.state, cache).map_err(UpdateError::from)?;

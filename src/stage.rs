@@ -18,11 +18,11 @@
 //! content.
 
 use crate::fsutil::{self, fs_err, FsError};
+use crate::layout::Layout;
 use crate::manifest::FileEntry;
 use crate::progress::{Reporter, Task};
 use crate::repo;
 use crate::source::{Source, SourceError};
-use crate::state::Layout;
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -351,7 +351,7 @@ pub fn stage_until(
         }
         return Err(e);
     }
-    crate::apply::crash_point("staged");
+    crate::fault::crash_point("staged");
     Ok(stats)
 }
 

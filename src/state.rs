@@ -9,9 +9,9 @@ use crate::source::Validators;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-pub const META_DIR: &str = ".launcher";
+pub use crate::layout::{Layout, META_DIR};
 
 /// One file's stat as it was when its hash was last computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,50 +96,6 @@ pub struct State {
     /// since the epoch), so a fleet does not hammer an overloaded server.
     #[serde(default)]
     pub retry_at: Option<i64>,
-}
-
-/// The paths of an install's metadata.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    pub dir: PathBuf,
-    pub meta: PathBuf,
-}
-
-impl Layout {
-    pub fn new(dir: &Path) -> Layout {
-        Layout {
-            dir: dir.to_path_buf(),
-            meta: dir.join(META_DIR),
-        }
-    }
-    pub fn state(&self) -> PathBuf {
-        self.meta.join("state.json")
-    }
-    pub fn journal(&self) -> PathBuf {
-        self.meta.join("journal.json")
-    }
-    pub fn staging(&self) -> PathBuf {
-        self.meta.join("staging")
-    }
-    pub fn lock(&self) -> PathBuf {
-        self.meta.join("lock")
-    }
-    pub fn log(&self) -> PathBuf {
-        self.meta.join("launcher.log")
-    }
-    pub fn channel(&self) -> PathBuf {
-        self.meta.join("channel.json")
-    }
-    pub fn channel_sig(&self) -> PathBuf {
-        self.meta.join("channel.json.minisig")
-    }
-    pub fn undo(&self) -> PathBuf {
-        self.meta.join("undo")
-    }
-    /// Where the backup a rollback restored waits to be deleted.
-    pub fn consumed(&self) -> PathBuf {
-        self.meta.join("consumed")
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,10 +6,13 @@
 //! applies the trust rules. [`Session::plan_for`], [`Session::stage`] and [`Session::commit`] are the
 //! rest of an update. Nothing here prints; everything goes through the reporter.
 
-use crate::apply::{self, Journal, JournalOp, Recovered};
-use crate::backup::BackupInfo;
+use crate::apply::{self, Recovered};
+use crate::backup::{self, BackupError, BackupInfo};
 use crate::config::{BackupMode, CheckMode, Config};
+use crate::fault::crash_point;
 use crate::fsutil::{self, FsError};
+use crate::journal::{ChangeKind, Direction, Journal};
+use crate::layout::{probe_writable, Layout, NotWritable};
 use crate::links;
 use crate::lock::{self, InstallLock, LockError};
 use crate::manifest::{self, Manifest, ManifestError};
@@ -20,7 +23,7 @@ use crate::scan::{self, Scan};
 use crate::sign::{TrustedKey, VerifyError};
 use crate::source::{self, Fetched, Source, SourceError};
 use crate::stage::{self, StageError, StageStats};
-use crate::state::{Layout, State};
+use crate::state::State;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -60,12 +63,10 @@ pub enum UpdateError {
     Fs(#[from] FsError),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("the install folder `{}` cannot be written; the launcher needs to create, rename and delete files there: run it as a user who may, or ask IT to grant Modify on the folder", dir.display())]
-    ReadOnly {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    ReadOnly(#[from] NotWritable),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 impl UpdateError {
@@ -128,7 +129,7 @@ impl<'a> Session<'a> {
         // Nothing is written through a link (`links`): `.launcher/` and the lock file are checked
         // before they are used, the rest once the lock is held.
         let mut replaced = links::replace_meta(&layout)?;
-        std::fs::create_dir_all(&layout.meta).map_err(|source| UpdateError::ReadOnly {
+        std::fs::create_dir_all(&layout.meta).map_err(|source| NotWritable {
             dir: cfg.dir.clone(),
             source,
         })?;
@@ -140,10 +141,10 @@ impl<'a> Session<'a> {
                     std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
                 ) =>
             {
-                UpdateError::ReadOnly {
+                UpdateError::ReadOnly(NotWritable {
                     dir: cfg.dir.clone(),
                     source: f.source,
-                }
+                })
             }
             other => other.into(),
         })?;
@@ -421,8 +422,8 @@ impl<'a> Session<'a> {
             return None;
         }
         Some(stage::Reserve {
-            folder: crate::backup::next_folder(&self.layout.dir, self.cfg.backups),
-            bytes: crate::backup::full_copy_bytes(
+            folder: backup::next_folder(&self.layout.dir, self.cfg.backups),
+            bytes: backup::full_copy_bytes(
                 &self.layout.dir,
                 installed.files.iter().map(|f| f.path.as_str()),
             ),
@@ -435,7 +436,7 @@ impl<'a> Session<'a> {
         target: &Manifest,
         plan: &Plan,
         scan: &Scan,
-        kind: &str,
+        kind: ChangeKind,
     ) -> Result<Option<PathBuf>, UpdateError> {
         let previous = self.installed().cloned();
         // Files that are moved aside: replaced and deleted ones.
@@ -465,7 +466,7 @@ impl<'a> Session<'a> {
             from: previous.as_ref().map(|m| m.version.clone()),
             to: target.version.clone(),
             created: manifest::format_time(SystemTime::now()),
-            mode: if full { "full" } else { "changed" }.into(),
+            mode: self.cfg.backup_mode,
             added: plan
                 .ops
                 .iter()
@@ -480,53 +481,43 @@ impl<'a> Session<'a> {
                     .as_ref()
                     .is_some_and(|p| p.version == target.version)
                 {
-                    "repair".to_string()
+                    ChangeKind::Repair
                 } else {
-                    kind.to_string()
+                    kind
                 },
             ),
             kept: plan
                 .kept()
-                .map(|(path, kept_as)| crate::backup::KeptFile {
+                .map(|(path, kept_as)| backup::KeptFile {
                     path: path.to_string(),
                     kept_as: kept_as.to_string(),
                 })
                 .collect(),
         };
-        let (backup_rel, temporary, folder) = apply::make_backup(&self.layout, keep, full, info)?;
-        apply::crash_point("backup-ready");
-        let staging_rel = format!("{}/staging", crate::state::META_DIR);
-        let ops = plan
-            .ops
-            .iter()
-            .map(|o| JournalOp {
-                path: o.path.clone(),
-                new: o.entry.clone(),
-                src: o
-                    .entry
-                    .as_ref()
-                    .map(|e| format!("{staging_rel}/{}", e.sha256)),
-                had_old: o.action != Action::Add,
-                kept_as: o.kept_as.clone(),
-                restore_from: None,
-            })
-            .collect();
+        let made = backup::make_backup(&self.layout, keep, full, info)?;
+        crash_point("backup-ready");
+        let changes = Journal::changes_for(
+            &plan.ops,
+            |_, e| Layout::staged_rel(&e.sha256),
+            std::iter::empty(),
+        );
         let journal = Journal {
-            kind: kind.to_string(),
+            kind,
             target: target.clone(),
             previous,
-            backup: backup_rel,
-            backup_is_temporary: temporary,
+            backup: made.receives,
+            backup_is_temporary: made.temporary,
             consume: None,
             held: self.state.held.clone(),
             holds: self.state.holds(),
-            ops,
+            direction: Direction::Forward,
+            changes,
         };
         let cache = self.touch(target, plan, scan)?;
         apply::commit(&self.layout, &journal, &mut self.state, cache)?;
         let keep: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         stage::clean(&self.layout, &keep);
-        Ok(folder)
+        Ok(made.folder)
     }
 
     /// Sets the date and executable bit of files whose content is right; returns the stat cache for
@@ -603,24 +594,10 @@ impl<'a> Session<'a> {
 }
 
 /// Fails early, before any download, with the folder and the right needed, when the install folder
-/// or its `.launcher` folder does not let the launcher create, rename and delete files. The probe names
-/// carry the pid, so they never collide with another process's.
+/// or its `.launcher` folder does not let the launcher create, rename and delete files.
 fn check_writable(layout: &Layout) -> Result<(), UpdateError> {
-    let pid = std::process::id();
     for dir in [&layout.meta, &layout.dir] {
-        let probe = dir.join(format!("{}{pid}", apply::PROBE_PREFIX));
-        let moved = dir.join(format!("{}{pid}.moved", apply::PROBE_PREFIX));
-        let result = std::fs::write(&probe, b"")
-            .and_then(|()| std::fs::rename(&probe, &moved))
-            .and_then(|()| std::fs::remove_file(&moved));
-        if let Err(source) = result {
-            let _ = std::fs::remove_file(&probe);
-            let _ = std::fs::remove_file(&moved);
-            return Err(UpdateError::ReadOnly {
-                dir: layout.dir.clone(),
-                source,
-            });
-        }
+        probe_writable(dir, &layout.dir)?;
     }
     Ok(())
 }

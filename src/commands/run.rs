@@ -278,7 +278,7 @@ fn update(
                     && (o.action == crate::plan::Action::Replace || o.kept_as.is_some())
             })
         });
-    let backup = s.commit(&target, &plan, &scan, "update")?;
+    let backup = s.commit(&target, &plan, &scan, crate::journal::ChangeKind::Update)?;
     // The user's files kept aside are said on the terminal and in the log: they are not lost, but the
     // user must know where to find them.
     let kept = plan.kept_lines(3);

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
     s.stage(&plan)
         .context("cannot download the files to repair")?;
     let backup = s
-        .commit(&m, &plan, &result, "repair")
+        .commit(&m, &plan, &result, crate::journal::ChangeKind::Repair)
         .context("cannot repair")?;
     s.save()?;
     r.info(format!(
