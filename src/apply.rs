@@ -508,6 +508,11 @@ impl<'a> Replay<'a> {
     /// Undoes every step of `j`, last first.
     fn back(&mut self, j: &Journal) -> Result<(), ApplyError> {
         for c in j.changes.iter().rev() {
+            if let Some(e) = crate::fault::fail_point("undo") {
+                return Err(
+                    fs_err("undo the change to", &fsutil::native(self.dir, c.path()))(e).into(),
+                );
+            }
             c.undo(self)?;
             crash_point("recovery-undone");
         }

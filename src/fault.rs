@@ -64,3 +64,30 @@ pub fn injected_rename_failure(busy: &Path) -> Option<std::io::Error> {
 pub fn injected_rename_failure(_busy: &Path) -> Option<std::io::Error> {
     None
 }
+
+/// `LAUNCHER_FAIL_AT=name` or `name:N`: the N-th (default first) time the named point is reached, the
+/// step there fails with an I/O error, as a disk that stops answering would (used where no other
+/// fault can be provoked without timing, such as a failure while a failed change is being undone).
+#[cfg(feature = "fault-injection")]
+pub fn fail_point(name: &str) -> Option<std::io::Error> {
+    static COUNT: std::sync::Mutex<BTreeMap<String, u32>> = std::sync::Mutex::new(BTreeMap::new());
+    let spec = std::env::var("LAUNCHER_FAIL_AT").ok()?;
+    let (want, nth) = match spec.split_once(':') {
+        Some((n, k)) => (n, k.parse::<u32>().unwrap_or(1)),
+        None => (spec.as_str(), 1),
+    };
+    if want != name {
+        return None;
+    }
+    let mut map = COUNT.lock().unwrap_or_else(|p| p.into_inner());
+    let c = map.entry(name.to_string()).or_insert(0);
+    *c += 1;
+    (*c == nth)
+        .then(|| io::Error::other(format!("injected failure at `{name}` (LAUNCHER_FAIL_AT)")))
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn fail_point(_name: &str) -> Option<std::io::Error> {
+    None
+}

@@ -14,6 +14,8 @@ mod hostile_text;
 mod https;
 #[cfg(feature = "fault-injection")]
 mod integrity;
+#[cfg(feature = "fault-injection")]
+mod journal;
 mod links;
 mod messages;
 mod nginx;
