@@ -48,6 +48,7 @@ use crate::fsutil::{self, fs_err, FsError};
 use crate::layout::{probe_writable, Layout, NotWritable, PROBE_PREFIX};
 use crate::manifest::{self, FileEntry};
 use crate::state::{StatEntry, State};
+use crate::version::Version;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
@@ -743,11 +744,11 @@ fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), Appl
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovered {
     /// The change was completed.
-    Forward { kind: ChangeKind, version: String },
+    Forward { kind: ChangeKind, version: Version },
     /// The change was undone; the previous version is in place.
     Back {
         kind: ChangeKind,
-        version: Option<String>,
+        version: Option<Version>,
     },
     /// The journal could not be read; it was set aside and the install must be verified.
     Unreadable(String),

@@ -17,6 +17,7 @@ use crate::fsutil::{self, fs_err, FsError};
 use crate::journal::ChangeKind;
 use crate::layout::{probe_writable, Layout, NotWritable};
 use crate::manifest::Manifest;
+use crate::version::Version;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,9 +29,9 @@ pub const PENDING_FILE: &str = "backup.json.pending";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupInfo {
     /// The version that was installed before the update (None: the folder was not a managed install).
-    pub from: Option<String>,
+    pub from: Option<Version>,
     /// The version the update installed.
-    pub to: String,
+    pub to: Version,
     pub created: String,
     /// `changed` (only replaced and deleted files) or `full` (a copy of the whole app).
     pub mode: BackupMode,
@@ -62,14 +63,14 @@ impl BackupInfo {
     /// target, since restoring it would go "from 1.1 to 1.1". Older launchers did not record the kind;
     /// for their backups the same version before and after says the same.
     pub fn is_repair(&self) -> bool {
-        self.kind == Some(ChangeKind::Repair) || self.from.as_deref() == Some(self.to.as_str())
+        self.kind == Some(ChangeKind::Repair) || self.from.as_ref() == Some(&self.to)
     }
 }
 
 /// The backup `rollback` restores when `installed` is installed: the newest finished backup that is
 /// not a repair backup and holds a version other than the installed one (a backup of the installed
 /// version would change nothing; one can be left by a rollback of an older launcher that was killed).
-pub fn rollback_target(dir: &Path, installed: &str) -> Option<(PathBuf, BackupInfo)> {
+pub fn rollback_target(dir: &Path, installed: &Version) -> Option<(PathBuf, BackupInfo)> {
     list(dir).into_iter().rev().find_map(|(_, p)| {
         if !p.join(INFO_FILE).exists() {
             return None;
@@ -79,7 +80,7 @@ pub fn rollback_target(dir: &Path, installed: &str) -> Option<(PathBuf, BackupIn
             && info
                 .manifest
                 .as_ref()
-                .is_none_or(|m| m.version != installed);
+                .is_none_or(|m| m.version != *installed);
         usable.then_some((p, info))
     })
 }
@@ -138,7 +139,7 @@ fn write_info_as(folder: &Path, name: &str, info: &BackupInfo) -> Result<(), FsE
 }
 
 /// The backups still pending for an update to `version` (made by it, not committed yet).
-pub fn pending_for(dir: &Path, version: &str) -> Vec<PathBuf> {
+pub fn pending_for(dir: &Path, version: &Version) -> Vec<PathBuf> {
     list(dir)
         .into_iter()
         .map(|(_, p)| p)
@@ -147,13 +148,13 @@ pub fn pending_for(dir: &Path, version: &str) -> Vec<PathBuf> {
             fs::read(p.join(PENDING_FILE))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<BackupInfo>(&b).ok())
-                .is_some_and(|i| i.to == version)
+                .is_some_and(|i| i.to == *version)
         })
         .collect()
 }
 
 /// Makes the pending backups of a committed update to `version` real backups.
-pub fn finalize_pending(dir: &Path, version: &str) -> Result<(), FsError> {
+pub fn finalize_pending(dir: &Path, version: &Version) -> Result<(), FsError> {
     for p in pending_for(dir, version) {
         let from = p.join(PENDING_FILE);
         let to = p.join(INFO_FILE);
@@ -399,8 +400,8 @@ mod tests {
         write_info(
             &first,
             &BackupInfo {
-                from: Some("1".into()),
-                to: "2".into(),
+                from: Some(Version::parse("1").unwrap()),
+                to: Version::parse("2").unwrap(),
                 created: "2026-01-01T00:00:00Z".into(),
                 mode: BackupMode::Changed,
                 added: vec![],

@@ -50,7 +50,8 @@ impl FileEntry {
 pub struct Manifest {
     pub format: u32,
     pub product: String,
-    pub version: String,
+    /// The publisher's spelling is kept (it names the release folder in the repository).
+    pub version: Version,
     pub channel: String,
     pub platform: String,
     pub published: String,
@@ -160,9 +161,37 @@ impl Manifest {
                 return Err(ManifestError::Format { found: f });
             }
         }
-        let m: Manifest = serde_json::from_slice(bytes)?;
+        let m: Manifest = match serde_json::from_slice(bytes) {
+            Ok(m) => m,
+            Err(e) => return Err(Self::every_problem(bytes, e)),
+        };
         m.validate()?;
         Ok(m)
+    }
+
+    /// The error for a manifest that does not read as one. A version that is not one stops the
+    /// reading at once; it is reported together with every other problem of the manifest, which
+    /// is read again with a stand-in version to find them.
+    fn every_problem(bytes: &[u8], first: serde_json::Error) -> ManifestError {
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return first.into();
+        };
+        let Some(Err(bad)) = v
+            .get("version")
+            .and_then(|t| t.as_str())
+            .map(Version::parse)
+        else {
+            return first.into();
+        };
+        v["version"] = "0".into();
+        let mut problems = vec![format!("version: {bad}")];
+        match serde_json::from_value::<Manifest>(v).map(|m| m.validate()) {
+            Ok(Err(ManifestError::Invalid { problems: more })) => problems.extend(more),
+            Ok(Err(other)) => return other,
+            Ok(Ok(())) => {}
+            Err(_) => return first.into(),
+        }
+        ManifestError::Invalid { problems }
     }
 
     /// All rules a manifest must satisfy; lists every problem found.
@@ -179,9 +208,6 @@ impl Manifest {
             if let Err(e) = check_name(what, value) {
                 problems.push(e);
             }
-        }
-        if let Err(e) = Version::parse(&self.version) {
-            problems.push(format!("version: {e}"));
         }
         if parse_time(&self.published).is_none() {
             problems.push(format!(
@@ -261,10 +287,8 @@ impl Manifest {
         }
     }
 
-    pub fn version(&self) -> Version {
-        // validate() checked it; a manifest that is not validated never reaches callers.
-        Version::parse(&self.version)
-            .unwrap_or_else(|_| Version::parse("0").expect("`0` is a version"))
+    pub fn version(&self) -> &Version {
+        &self.version
     }
 
     /// The canonical bytes: pretty JSON with a trailing newline, the exact bytes that are signed.
@@ -299,7 +323,7 @@ mod tests {
         Manifest {
             format: 1,
             product: "demo".into(),
-            version: "1.0".into(),
+            version: crate::version::Version::parse("1.0").unwrap(),
             channel: "stable".into(),
             platform: "linux-x86_64".into(),
             published: "2026-11-20T20:00:00Z".into(),

@@ -10,6 +10,7 @@
 
 use crate::manifest::{FileEntry, Manifest};
 use crate::scan::{Observed, Scan};
+use crate::version::Version;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -36,8 +37,8 @@ pub struct Op {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    pub from: Option<String>,
-    pub to: String,
+    pub from: Option<Version>,
+    pub to: Version,
     pub ops: Vec<Op>,
     /// Files whose content is right but whose date or executable bit must be set.
     pub touch: Vec<FileEntry>,
@@ -330,7 +331,7 @@ mod tests {
         Manifest {
             format: 1,
             product: "demo".into(),
-            version: version.into(),
+            version: crate::version::Version::parse(version).unwrap(),
             channel: "stable".into(),
             platform: "linux-x86_64".into(),
             published: "2026-01-01T00:00:00Z".into(),

@@ -619,9 +619,9 @@ fn refuse_older(
     force: bool,
 ) -> Result<(), PublishError> {
     match current {
-        Some(cur) if cur.version() > *version && !force => Err(PublishError::Older {
+        Some(cur) if *cur.version() > *version && !force => Err(PublishError::Older {
             channel: channel.to_string(),
-            current: cur.version.clone(),
+            current: cur.version.to_string(),
             version: version.to_string(),
         }),
         _ => Ok(()),
@@ -755,7 +755,7 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     let m = Manifest {
         format: manifest::FORMAT,
         product: req.product.clone(),
-        version: req.version.clone(),
+        version: version.clone(),
         channel: req.channel.clone(),
         platform: req.platform.clone(),
         published: manifest::format_time(now),
@@ -825,7 +825,7 @@ pub fn promote(req: &PromoteRequest, reporter: &Reporter) -> Result<Option<Strin
     let mut m = release;
     m.channel = req.channel.clone();
     write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
-    Ok(current.map(|c| c.version))
+    Ok(current.map(|c| c.version.to_string()))
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     );
     // Every version rolled back from stays held, not just the last (1.3 → 1.2 → 1.1 holds both).
     let mut holds = s.state.holds();
-    holds.push(current.version.clone());
+    holds.push(current.version.to_string());
     let mut newest_hold = crate::state::State::default();
     newest_hold.set_holds(&holds);
     let undo = s.layout.undo();
@@ -122,8 +122,8 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     apply::commit(&s.layout, &journal, &mut s.state, cache).map_err(UpdateError::from)?;
     crate::stage::clean(&s.layout, &Default::default());
     Ok(RolledBack {
-        from: current.version,
-        to: target.version,
+        from: current.version.to_string(),
+        to: target.version.to_string(),
         backup: folder,
         files: plan.ops.len(),
     })

@@ -6,6 +6,7 @@
 use crate::fsutil::{self, fs_err, FsError};
 use crate::manifest::Manifest;
 use crate::source::Validators;
+use crate::version::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,9 +39,9 @@ pub struct LastResult {
 }
 
 /// Repeated failures to apply one release, for back-off.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Failures {
-    pub version: String,
+    pub version: Version,
     pub count: u32,
     /// Seconds since the epoch of the last failure.
     pub last: i64,
@@ -79,7 +80,7 @@ pub struct State {
     pub channel_url: Option<String>,
     /// The version in `channel.json`, so a `304` for the installed version needs no parsing at all.
     #[serde(default)]
-    pub channel_version: Option<String>,
+    pub channel_version: Option<Version>,
     /// After `rollback`: the newest version rolled back from; releases up to it are not reinstalled.
     /// Kept beside [`State::holds`] so that an older launcher reading this state still holds.
     #[serde(default)]
@@ -146,13 +147,9 @@ impl State {
 
     /// Sets the holds (any order, duplicates allowed) and `held` to the newest of them.
     pub fn set_holds(&mut self, holds: &[String]) {
-        let mut v: Vec<(crate::version::Version, String)> = holds
+        let mut v: Vec<(Version, String)> = holds
             .iter()
-            .filter_map(|h| {
-                crate::version::Version::parse(h)
-                    .ok()
-                    .map(|p| (p, h.clone()))
-            })
+            .filter_map(|h| Version::parse(h).ok().map(|p| (p, h.clone())))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v.dedup_by(|a, b| a.0 == b.0);
@@ -161,10 +158,10 @@ impl State {
     }
 
     /// True when `version` is held back by a rollback (it is not newer than every held version).
-    pub fn is_held(&self, version: &crate::version::Version) -> bool {
+    pub fn is_held(&self, version: &Version) -> bool {
         self.holds()
             .iter()
-            .any(|h| crate::version::Version::parse(h).is_ok_and(|held| *version <= held))
+            .any(|h| Version::parse(h).is_ok_and(|held| *version <= held))
     }
 
     pub fn installed_version(&self) -> Option<&str> {
@@ -172,13 +169,13 @@ impl State {
     }
 
     /// Records a failed attempt to apply `version` (another version starts a new count).
-    pub fn record_failure(&mut self, version: &str, now: i64) {
+    pub fn record_failure(&mut self, version: &Version, now: i64) {
         let count = match &self.failures {
-            Some(f) if f.version == version => f.count.saturating_add(1),
+            Some(f) if f.version == *version => f.count.saturating_add(1),
             _ => 1,
         };
         self.failures = Some(Failures {
-            version: version.to_string(),
+            version: version.clone(),
             count,
             last: now,
         });
@@ -186,8 +183,8 @@ impl State {
 
     /// When `version` has failed too often to be tried now: the failures so far and the seconds left
     /// until the next attempt. A clock set back does not block updates forever.
-    pub fn backoff(&self, version: &str, now: i64) -> Option<(u32, i64)> {
-        let f = self.failures.as_ref().filter(|f| f.version == version)?;
+    pub fn backoff(&self, version: &Version, now: i64) -> Option<(u32, i64)> {
+        let f = self.failures.as_ref().filter(|f| f.version == *version)?;
         let wait = Failures::wait_after(f.count);
         let elapsed = now - f.last;
         (wait > 0 && (0..wait).contains(&elapsed)).then_some((f.count, wait - elapsed))
@@ -247,7 +244,7 @@ mod tests {
 
     #[test]
     fn holds_keep_every_version_rolled_back_from_and_an_old_single_hold_still_loads() {
-        let v = |s: &str| crate::version::Version::parse(s).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
         let old: State = serde_json::from_str(r#"{"held": "1.3"}"#).unwrap();
         assert_eq!(old.holds(), ["1.3"]);
         assert!(old.is_held(&v("1.3")) && old.is_held(&v("1.2")));
@@ -273,41 +270,45 @@ mod tests {
 
     #[test]
     fn a_release_that_keeps_failing_is_tried_less_and_less_often() {
+        let v = |s: &str| Version::parse(s).unwrap();
         let mut s = State::default();
         let t0 = 1_800_000_000;
-        s.record_failure("2.0.0", t0);
-        s.record_failure("2.0.0", t0);
+        s.record_failure(&v("2.0.0"), t0);
+        s.record_failure(&v("2.0.0"), t0);
         assert_eq!(
-            s.backoff("2.0.0", t0),
+            s.backoff(&v("2.0.0"), t0),
             None,
             "two failures are retried at once"
         );
-        s.record_failure("2.0.0", t0);
+        s.record_failure(&v("2.0.0"), t0);
         assert_eq!(
-            s.backoff("2.0.0", t0 + 60),
+            s.backoff(&v("2.0.0"), t0 + 60),
             Some((3, BACKOFF_FIRST_SECS - 60))
         );
-        assert_eq!(s.backoff("2.0.0", t0 + BACKOFF_FIRST_SECS), None);
+        assert_eq!(s.backoff(&v("2.0.0"), t0 + BACKOFF_FIRST_SECS), None);
         assert_eq!(
-            s.backoff("2.1.0", t0),
+            s.backoff(&v("2.1.0"), t0),
             None,
             "a newer release is tried at once"
         );
-        s.record_failure("2.0.0", t0);
+        s.record_failure(&v("2.0.0"), t0);
         assert_eq!(
-            s.backoff("2.0.0", t0).map(|b| b.1),
+            s.backoff(&v("2.0.0"), t0).map(|b| b.1),
             Some(2 * BACKOFF_FIRST_SECS)
         );
         for _ in 0..40 {
-            s.record_failure("2.0.0", t0);
+            s.record_failure(&v("2.0.0"), t0);
         }
-        assert_eq!(s.backoff("2.0.0", t0).map(|b| b.1), Some(BACKOFF_MAX_SECS));
         assert_eq!(
-            s.backoff("2.0.0", t0 - 10),
+            s.backoff(&v("2.0.0"), t0).map(|b| b.1),
+            Some(BACKOFF_MAX_SECS)
+        );
+        assert_eq!(
+            s.backoff(&v("2.0.0"), t0 - 10),
             None,
             "a clock set back does not block"
         );
-        s.record_failure("2.1.0", t0);
+        s.record_failure(&v("2.1.0"), t0);
         assert_eq!(s.failures.as_ref().map(|f| f.count), Some(1));
     }
 }

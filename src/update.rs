@@ -24,6 +24,7 @@ use crate::sign::{TrustedKey, VerifyError};
 use crate::source::{self, Fetched, Source, SourceError};
 use crate::stage::{self, StageError, StageStats};
 use crate::state::State;
+use crate::version::Version;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -226,8 +227,7 @@ impl<'a> Session<'a> {
         };
         let key_trusted = self.trusted_key();
         let saved_is_installed = self.state.channel_version.is_some()
-            && self.state.channel_version.as_deref()
-                == self.installed().map(|m| m.version.as_str())
+            && self.state.channel_version.as_ref() == self.installed().map(|m| &m.version)
             && !(key_trusted.is_some()
                 && self
                     .installed()
@@ -312,8 +312,8 @@ impl<'a> Session<'a> {
 
     /// The signed release manifest of `version` (for `verify --repair`, which must not trust the local
     /// state alone when a key is configured).
-    pub fn release(&mut self, version: &str) -> Result<Manifest, UpdateError> {
-        let key = repo::release_manifest(&self.cfg.product, version, &self.cfg.platform);
+    pub fn release(&mut self, version: &Version) -> Result<Manifest, UpdateError> {
+        let key = repo::release_manifest(&self.cfg.product, version.as_str(), &self.cfg.platform);
         self.ensure_source()?;
         let src = self.source.as_deref().expect("ensure_source set it");
         let url = src.url(&key);
@@ -329,7 +329,7 @@ impl<'a> Session<'a> {
             None => None,
         };
         let m = accept(key_trusted.as_ref(), &url, &bytes, sig.as_deref())?;
-        if m.product != self.cfg.product || m.platform != self.cfg.platform || m.version != version
+        if m.product != self.cfg.product || m.platform != self.cfg.platform || m.version != *version
         {
             return Err(UpdateError::Refused {
                 url,
@@ -344,7 +344,7 @@ impl<'a> Session<'a> {
 
     /// The version `remote` should install, given the hold left by a rollback.
     pub fn wanted<'m>(&mut self, remote: &'m Manifest) -> Option<&'m Manifest> {
-        if self.state.is_held(&remote.version()) {
+        if self.state.is_held(remote.version()) {
             return None;
         }
         // A release newer than every held version ends the holds.

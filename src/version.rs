@@ -4,6 +4,10 @@
 //! (`7.04.200`, `6.0.51.22965`), compared part by part as numbers, and semver (`1.2.3-beta.1`), compared
 //! as semver. A version keeps the publisher's spelling for display and for repository paths; only the
 //! ordering is numeric. This module never touches the file system.
+//!
+//! Equality is the ordering's: `7.4`, `7.04` and `7.4.0` are one version (DESIGN.md: versions compare
+//! numerically part by part), and `1.2.3+build.5` is `1.2.3`. Every comparison of versions in the
+//! launcher goes through this type (holds, downgrades, repairs, backups), never through the text.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -115,6 +119,21 @@ impl PartialEq for Version {
 }
 
 impl Eq for Version {}
+
+/// Written as the publisher's spelling, so manifests, `state.json` and journals keep their format; read
+/// back through [`Version::parse`].
+impl serde::Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
+        let text = String::deserialize(d)?;
+        Version::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     } else if available {
         ctx.reporter.info(format!(
             "Update available: {} → {}: {} (download {})",
-            installed.as_deref().unwrap_or("(not installed)"),
+            installed.as_ref().map_or("(not installed)", |v| v.as_str()),
             target.version,
             plan.summary(),
             human_bytes(plan.download_bytes())

@@ -46,7 +46,7 @@ pub fn report_recovery(r: &Option<Recovered>, reporter: &Reporter) {
         )),
         Some(Recovered::Back { kind, version }) => reporter.warn(format!(
             "an interrupted {kind} was undone: version {} is installed",
-            version.as_deref().unwrap_or("(none)")
+            version.as_ref().map_or("(none)", |v| v.as_str())
         )),
         Some(Recovered::Unreadable(msg)) => reporter.warn(format!("{msg}; checking every file")),
         None => {}

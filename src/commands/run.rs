@@ -15,6 +15,7 @@ use crate::manifest::Manifest;
 use crate::selfupdate::{self, Me};
 use crate::state::{self, LastResult};
 use crate::update::{Session, UpdateError};
+use crate::version::Version;
 use std::ffi::OsString;
 use std::time::Instant;
 
@@ -213,7 +214,7 @@ fn update(
     let first = from.is_none();
     let verb = if first {
         "Installing"
-    } else if from.as_deref() == Some(target.version.as_str()) {
+    } else if from.as_ref() == Some(&target.version) {
         "Repairing"
     } else {
         "Updating to"
@@ -229,8 +230,8 @@ fn update(
             ));
             state::log_line(
                 &s.layout,
-                from.as_deref(),
-                Some(&target.version),
+                from.as_ref().map(Version::as_str),
+                Some(target.version.as_str()),
                 &format!("backed off: {count} failures, next attempt in {wait} s"),
                 0,
                 0.0,
@@ -287,8 +288,8 @@ fn update(
     }
     s.state.last = Some(LastResult {
         time: crate::manifest::format_time(std::time::SystemTime::now()),
-        from: from.clone(),
-        to: Some(target.version.clone()),
+        from: from.as_ref().map(Version::to_string),
+        to: Some(target.version.to_string()),
         result: if kept.is_empty() {
             "ok".into()
         } else {
@@ -309,7 +310,7 @@ fn update(
         human_bytes(stats.downloaded)
     ));
     Ok(Some((
-        target.version.clone(),
+        target.version.to_string(),
         stats.downloaded,
         replaced_self,
     )))
