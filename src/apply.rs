@@ -5,10 +5,10 @@
 //! 2. Backups are rotated and the new backup folder gets `backup.json.pending` (or, without backups,
 //!    the old files go to `.launcher/undo`, removed after the commit). It becomes `backup.json` in
 //!    step 5, so a backup that says what it holds always holds it.
-//! 3. The journal (target manifest, backup folder, operations) is written to a temp file, fsynced and
+//! 3. The journal (target manifest, backup folder, typed steps: [`Change`]) is written to a temp file, fsynced and
 //!    renamed to `.launcher/journal.json`, and the folder is fsynced. **This is the point of no return**:
 //!    from here on, a start that finds the journal finishes or undoes the change before anything else.
-//! 4. Each operation saves the old file into the backup, then renames the staged content (its date and
+//! 4. Each step ([`Change::redo`]) saves the old file into the backup, then renames the staged content (its date and
 //!    executable bit already set) into place; a content used by several paths is copied for all but the
 //!    last. On Unix a replaced file is hard-linked into the backup and the new one renamed over it, so
 //!    the path is never empty, not even for an instant: a power cut cannot leave the app or the
@@ -16,13 +16,19 @@
 //!    Deletions come first in a journal, so a path can change case and a file can become a folder
 //!    (the folder is made after the file left) or a folder a file (the emptied folder is removed just
 //!    before the file is placed). A user's file at a path the change adds is renamed beside it
-//!    (`kept_as`) before the new file is placed; a rollback gives it back (`restore_from`).
+//!    (`Change::Add` `kept_as`) before the new file is placed; a rollback gives it back
+//!    (`Change::GiveBack`).
 //! 5. The touched folders are fsynced, the new state is written atomically, the pending backup is
 //!    finalized, the journal is removed.
 //!
-//! [`recover`] runs on every start when a journal exists. It rolls forward when every new content is
-//! available (already in place, or staged and hashing right), otherwise it rolls back from the backup.
-//! Both directions are idempotent, so a crash during recovery is recovered by the next start. It also
+//! [`recover`] runs on every start when a journal exists and replays it in its recorded direction
+//! ([`Direction`]). A change being made is finished when every new content is available (already in
+//! place, or at its source hashing right), by the same steps as the commit ([`Change::redo`], which
+//! first checks what of itself already happened); otherwise the journal is marked as being undone
+//! and every step is undone, last first ([`Change::undo`], from the backup). A change being undone
+//! (a step of the commit failed, or a recovery began to undo it) is only ever undone. Both directions
+//! are idempotent, so a crash during recovery is recovered by the next start. When undoing a failed
+//! commit fails too, both failures are reported and the journal stays for the next start. It also
 //! removes the temp files an interrupted copy or atomic write left behind (`.launcher-tmp-*` beside
 //! the app's files, `.tmp-*` in `.launcher/`).
 //!
@@ -37,7 +43,9 @@
 //! `before-state`, `after-state`, `consumed` (a rollback's restored backup is out of the series);
 //! `kept-aside`, `kept-moved-back` and `folder-removed` where a change keeps a user's file aside, gives
 //! one back, or turns a folder into a file (also in recovery); in
-//! recovery `recovery-start`, `recovery-placed`, `recovery-undone`.
+//! recovery `recovery-start`, `recovery-placed`, `recovery-marked-back` (the journal now says the
+//! change is undone), `recovery-undone` (also when a failed commit is undone). `LAUNCHER_FAIL_AT=undo:N`
+//! makes the N-th undone step fail (`fault::fail_point`).
 //!
 //! Never: write through a symbolic link on the way into the install folder, delete or overwrite a file
 //! the launcher did not install (such files are kept aside beside themselves, and undoing a change

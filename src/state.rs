@@ -35,7 +35,72 @@ pub struct LastResult {
     pub time: String,
     pub from: Option<String>,
     pub to: Option<String>,
-    pub result: String,
+    pub result: Outcome,
+}
+
+/// What the last update attempt came to. `state.json` keeps the words launchers always wrote there
+/// (`ok`, `ok; <kept files>`, `failed: <why>`, `rolled back`), which `status --json` shows as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The change was applied; `kept` says where the user's files at paths the release added are now.
+    Ok { kept: Vec<String> },
+    /// The update failed, for this reason (one line); the installed version stayed.
+    Failed(String),
+    /// `launcher rollback` restored the newest backup.
+    RolledBack,
+    /// A result in words this launcher does not know (written by another version), kept as it is.
+    Other(String),
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Outcome::Ok { kept: Vec::new() }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok { kept } if kept.is_empty() => f.write_str("ok"),
+            Outcome::Ok { kept } => write!(f, "ok; {}", kept.join("; ")),
+            Outcome::Failed(why) => write!(f, "failed: {why}"),
+            Outcome::RolledBack => f.write_str("rolled back"),
+            Outcome::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Outcome {
+    /// Reads the words [`Outcome`]'s `Display` writes; anything else is [`Outcome::Other`].
+    pub fn parse(text: &str) -> Outcome {
+        match text {
+            "ok" => Outcome::default(),
+            "rolled back" => Outcome::RolledBack,
+            _ => {
+                if let Some(kept) = text.strip_prefix("ok; ") {
+                    Outcome::Ok {
+                        kept: kept.split("; ").map(str::to_string).collect(),
+                    }
+                } else if let Some(why) = text.strip_prefix("failed: ") {
+                    Outcome::Failed(why.to_string())
+                } else {
+                    Outcome::Other(text.to_string())
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        Ok(Outcome::parse(&String::deserialize(d)?))
+    }
 }
 
 /// Repeated failures to apply one release, for back-off.
@@ -266,6 +331,26 @@ mod tests {
         assert!(s.holds().is_empty() && s.held.is_none());
         let saved: serde_json::Value = serde_json::to_value(&s).unwrap();
         assert!(saved.get("holds").is_none(), "no holds, no key");
+    }
+
+    #[test]
+    fn last_results_are_written_in_the_words_launchers_always_used() {
+        for text in [
+            "ok",
+            "ok; `notes.txt` was kept as `notes.txt.user-file`; `a` was kept as `a.user-file`",
+            "failed: the server said 500",
+            "rolled back",
+            "something a later launcher writes",
+        ] {
+            let o = Outcome::parse(text);
+            assert_eq!(o.to_string(), text);
+            assert_eq!(serde_json::to_value(&o).unwrap(), text);
+        }
+        assert_eq!(Outcome::parse("rolled back"), Outcome::RolledBack);
+        assert_eq!(
+            Outcome::parse("failed: x"),
+            Outcome::Failed("x".to_string())
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
                 time: crate::manifest::format_time(std::time::SystemTime::now()),
                 from: Some(rb.from.clone()),
                 to: Some(rb.to.clone()),
-                result: "rolled back".into(),
+                result: state::Outcome::RolledBack,
             });
             s.save()?;
             state::log_line(

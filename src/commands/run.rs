@@ -13,7 +13,7 @@ use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::selfupdate::{self, Me};
-use crate::state::{self, LastResult};
+use crate::state::{self, LastResult, Outcome};
 use crate::update::{Session, UpdateError};
 use crate::version::Version;
 use std::ffi::OsString;
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         match result {
             Ok(Some((to, bytes, replaced_self))) => {
                 let from = session.state.last.as_ref().and_then(|l| l.from.clone());
-                let result = session.state.last.as_ref().map(|l| l.result.clone());
+                let result = session.state.last.as_ref().map(|l| l.result.to_string());
                 state::log_line(
                     &session.layout,
                     from.as_deref(),
@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     time: crate::manifest::format_time(std::time::SystemTime::now()),
                     from: from.clone(),
                     to: None,
-                    result: format!("failed: {}", one_line(&e)),
+                    result: Outcome::Failed(one_line(&e)),
                 });
                 if session.had_state {
                     let _ = session.save();
@@ -290,11 +290,7 @@ fn update(
         time: crate::manifest::format_time(std::time::SystemTime::now()),
         from: from.as_ref().map(Version::to_string),
         to: Some(target.version.to_string()),
-        result: if kept.is_empty() {
-            "ok".into()
-        } else {
-            format!("ok; {}", kept.join("; "))
-        },
+        result: Outcome::Ok { kept },
     });
     s.state.failures = None;
     s.save()?;
