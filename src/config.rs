@@ -351,7 +351,8 @@ fn seconds(v: &str, max: f64) -> Option<Duration> {
 }
 
 /// Typed conversion: each key into its type and default, and the checks across keys (a Server and a
-/// Product are needed only when updates are enabled).
+/// Product are needed only when updates are enabled). It is long because it is one flat block per key,
+/// in the order of the ini; split, the keys would only be harder to find.
 fn convert(path: &Path, v: &mut Values) -> Config {
     let file = v.file.to_string();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
