@@ -20,6 +20,7 @@ mod integrity;
 mod links;
 mod messages;
 mod nginx;
+mod policy;
 mod proxy;
 mod publish;
 mod publish_lock;
