@@ -1,4 +1,5 @@
-//! `launcher.ini`: discovery, parsing and validation (DESIGN.md, stable keys).
+//! `launcher.ini`: discovery, parsing and validation (DESIGN.md, stable keys): lexing ([`lex`]) and
+//! typed conversion ([`convert`]) are separate steps.
 //!
 //! Discovery: `--config FILE`, then `LAUNCHER_CONFIG`, then `<exe folder>/<exe stem>.ini`, so IT can
 //! rename `launcher.exe` to `Opeka.exe` and put `Opeka.ini` beside it. The parser is our own (rust-ini
@@ -189,11 +190,39 @@ fn ini_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Parses ini text; `path` is used for messages and to resolve relative paths.
+/// Parses ini text; `path` is used for messages and to resolve relative paths. Two steps: [`lex`] finds
+/// the known keys and the errors of the text's shape, [`convert`] turns each value into its type. Every
+/// error of both steps is reported at once, so one run of the launcher shows the whole list to fix.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let mut errors = Vec::new();
-    let mut values: Vec<(&'static str, &'static str, String, usize)> = Vec::new();
+    let entries = lex(&file, text, &mut errors);
+    let mut values = Values {
+        file: &file,
+        entries,
+        errors,
+    };
+    let config = convert(path, &mut values);
+    if values.errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(values.errors))
+    }
+}
+
+/// One `Key = value` line of a known key, as lexed (quotes and inline comment removed).
+struct Entry {
+    section: &'static str,
+    key: &'static str,
+    value: String,
+    line: usize,
+}
+
+/// Lexing: lines into known sections and keys (names match without regard to case). Errors of the
+/// text's shape: unknown sections and keys, lines without `=`, keys outside a section, a key set twice.
+/// Values are not looked at here.
+fn lex(file: &str, text: &str, errors: &mut Vec<String>) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
     let mut section: Option<&'static str> = None;
     for (idx, raw) in ini_lines(text).enumerate() {
         let line_no = idx + 1;
@@ -203,14 +232,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         if let Some(rest) = line.strip_prefix('[') {
             let name = strip_comment(rest).trim_end_matches(']').trim();
-            match KEYS.iter().find(|(s, _)| s.eq_ignore_ascii_case(name)) {
-                Some((s, _)) => section = Some(s),
-                None => {
-                    errors.push(format!(
-                        "{file}:{line_no}: unknown section `[{name}]`; the sections are [Update] and [App]"
-                    ));
-                    section = None;
-                }
+            section = KEYS
+                .iter()
+                .find(|(s, _)| s.eq_ignore_ascii_case(name))
+                .map(|(s, _)| *s);
+            if section.is_none() {
+                errors.push(format!(
+                    "{file}:{line_no}: unknown section `[{name}]`; the sections are [Update] and [App]"
+                ));
             }
             continue;
         }
@@ -222,6 +251,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         };
         let (k, v) = (k.trim(), strip_comment(v.trim()));
         let Some(sec) = section else {
+            // Under an unknown section (already reported) or before any section.
             if !errors
                 .iter()
                 .any(|e| e.starts_with(&format!("{file}:{line_no}:")))
@@ -239,10 +269,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             .unwrap_or(&[]);
         match keys.iter().find(|key| key.eq_ignore_ascii_case(k)) {
             Some(key) => {
-                if values.iter().any(|(s, kk, _, _)| *s == sec && kk == key) {
+                if entries.iter().any(|e| e.section == sec && e.key == *key) {
                     errors.push(format!("{file}:{line_no}: `{key}` is set twice in [{sec}]"));
                 }
-                values.push((sec, key, unquote(v).to_string(), line_no));
+                entries.push(Entry {
+                    section: sec,
+                    key,
+                    value: unquote(v).to_string(),
+                    line: line_no,
+                });
             }
             None => errors.push(format!(
                 "{file}:{line_no}: unknown key `{k}` in [{sec}]; the keys there are {}",
@@ -250,13 +285,78 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             )),
         }
     }
-    let get = |sec: &str, key: &str| -> Option<(String, usize)> {
-        values
+    entries
+}
+
+/// The lexed keys, and the errors so far (typed conversion adds its own).
+struct Values<'a> {
+    file: &'a str,
+    entries: Vec<Entry>,
+    errors: Vec<String>,
+}
+
+impl Values<'_> {
+    /// The value of `key` and its line; an empty value (`Key =`) means the default, like no line.
+    fn get(&self, section: &str, key: &str) -> Option<(String, usize)> {
+        self.entries
             .iter()
-            .find(|(s, k, _, _)| *s == sec && *k == key)
-            .filter(|(_, _, v, _)| !v.is_empty()) // `Key =` means the default
-            .map(|(_, _, v, l)| (v.clone(), *l))
-    };
+            .find(|e| e.section == section && e.key == key && !e.value.is_empty())
+            .map(|e| (e.value.clone(), e.line))
+    }
+
+    fn text(&self, section: &str, key: &str) -> Option<String> {
+        self.get(section, key).map(|(v, _)| v)
+    }
+
+    /// An error about the value on `line`.
+    fn at(&mut self, line: usize, message: impl std::fmt::Display) {
+        self.errors.push(format!("{}:{line}: {message}", self.file));
+    }
+
+    /// `key` converted by `convert`, or `default` when it is not set. A value `convert` refuses is
+    /// reported with `allowed` (what to write instead) and the default is used, so the checks after it
+    /// still run and report.
+    fn typed<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        default: T,
+        allowed: &str,
+        convert: impl FnOnce(&str) -> Option<T>,
+    ) -> T {
+        let Some((v, line)) = self.get(section, key) else {
+            return default;
+        };
+        convert(&v).unwrap_or_else(|| {
+            self.at(line, format!("`{key} = {v}` is not valid: {allowed}"));
+            default
+        })
+    }
+}
+
+/// A value that is one of `options` (without regard to case).
+fn one_of<'a, T: Copy>(options: &'a [(&'a str, T)]) -> impl Fn(&str) -> Option<T> + 'a {
+    move |v| {
+        options
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(v))
+            .map(|(_, t)| *t)
+    }
+}
+
+/// Seconds as a decimal number in `0 < s <= max`.
+fn seconds(v: &str, max: f64) -> Option<Duration> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= max)
+        .map(Duration::from_secs_f64)
+}
+
+/// Typed conversion: each key into its type and default, and the checks across keys (a Server and a
+/// Product are needed only when updates are enabled). It is long because it is one flat block per key,
+/// in the order of the ini; split, the keys would only be harder to find.
+fn convert(path: &Path, v: &mut Values) -> Config {
+    let file = v.file.to_string();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |p: &str| -> PathBuf {
         let pb = PathBuf::from(p);
@@ -270,203 +370,148 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 .collect()
         }
     };
-    let bad = |key: &str, line: usize, value: &str, allowed: &str| -> String {
-        format!("{file}:{line}: `{key} = {value}` is not valid: {allowed}")
-    };
 
-    let enable = match get("Update", "Enable") {
-        None => true,
-        Some((v, l)) => match v.to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => true,
-            "0" | "false" | "no" | "off" => false,
-            _ => {
-                errors.push(bad(
-                    "Enable",
-                    l,
-                    &v,
-                    "use 1 (update before launching) or 0 (just launch)",
-                ));
-                true
-            }
-        },
-    };
-    let server = get("Update", "Server").map(|(v, _)| v).unwrap_or_default();
-    let product = get("Update", "Product").map(|(v, _)| v).unwrap_or_default();
-    let channel = get("Update", "Channel")
-        .map(|(v, _)| v)
+    let enable = v.typed(
+        "Update",
+        "Enable",
+        true,
+        "use 1 (update before launching) or 0 (just launch)",
+        one_of(&[
+            ("1", true),
+            ("true", true),
+            ("yes", true),
+            ("on", true),
+            ("0", false),
+            ("false", false),
+            ("no", false),
+            ("off", false),
+        ]),
+    );
+    let server = v.text("Update", "Server").unwrap_or_default();
+    let product = v.text("Update", "Product").unwrap_or_default();
+    let channel = v
+        .text("Update", "Channel")
         .unwrap_or_else(|| "stable".into());
-    let platform = get("Update", "Platform")
-        .map(|(v, _)| v)
+    let platform = v
+        .text("Update", "Platform")
         .unwrap_or_else(crate::repo::current_platform);
     if enable {
         if server.is_empty() {
-            errors.push(format!(
+            v.errors.push(format!(
                 "{file}: [Update] Server is not set; give the repository root (http://, https://, file:// or a folder), or set Enable = 0"
             ));
         }
         if product.is_empty() {
-            errors.push(format!(
+            v.errors.push(format!(
                 "{file}: [Update] Product is not set; give the product name the publisher used"
             ));
         }
     }
-    for (key, v) in [
+    for (key, value) in [
         ("Product", &product),
         ("Channel", &channel),
         ("Platform", &platform),
     ] {
-        if !v.is_empty() {
-            if let Err(e) = crate::manifest::check_name(key, v) {
-                let line = get("Update", key).map(|(_, l)| l).unwrap_or(0);
-                errors.push(format!("{file}:{line}: {e}"));
+        if !value.is_empty() {
+            if let Err(e) = crate::manifest::check_name(key, value) {
+                let line = v.get("Update", key).map(|(_, l)| l).unwrap_or(0);
+                v.at(line, e);
             }
         }
     }
-    let public_key = get("Update", "PublicKey")
-        .map(|(v, _)| v)
-        .filter(|v| !v.is_empty());
-    if let (Some(k), Some((_, l))) = (&public_key, get("Update", "PublicKey")) {
+    let public_key = v.get("Update", "PublicKey");
+    if let Some((k, l)) = &public_key {
         if let Err(e) = crate::sign::TrustedKey::parse(k) {
-            errors.push(format!("{file}:{l}: PublicKey: {e}"));
+            v.at(*l, format!("PublicKey: {e}"));
         }
     }
-    let timeout = match get("Update", "Timeout") {
-        None => Duration::from_secs(10),
-        Some((v, l)) => match v.parse::<f64>() {
-            Ok(s) if s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
-            _ => {
-                errors.push(bad(
-                    "Timeout",
-                    l,
-                    &v,
-                    "give seconds, more than 0 and at most 3600",
-                ));
-                Duration::from_secs(10)
-            }
-        },
-    };
-    let download_timeout = match get("Update", "DownloadTimeout").filter(|(v, _)| !v.is_empty()) {
-        None => Some(timeout * DOWNLOAD_TIMEOUT_FACTOR),
-        Some((v, l)) => match v.parse::<f64>() {
-            Ok(0.0) => None,
-            Ok(s) if s > 0.0 && s <= 86_400.0 => Some(Duration::from_secs_f64(s)),
-            _ => {
-                errors.push(bad(
-                    "DownloadTimeout",
-                    l,
-                    &v,
-                    "give seconds from 0 (no limit) to 86400, or leave it empty for 6 × Timeout",
-                ));
-                None
-            }
-        },
-    };
-    let check = match get("Update", "Check") {
-        None => CheckMode::Quick,
-        Some((v, l)) => match v.to_ascii_lowercase().as_str() {
-            "quick" => CheckMode::Quick,
-            "full" => CheckMode::Full,
-            _ => {
-                errors.push(bad(
-                    "Check",
-                    l,
-                    &v,
-                    "use `quick` (size + date) or `full` (hash every file)",
-                ));
-                CheckMode::Quick
-            }
-        },
-    };
-    let backups = match get("Update", "Backups") {
-        None => 3,
-        Some((v, l)) => match v.parse::<u32>() {
-            Ok(n) if n <= 999 => n,
-            _ => {
-                errors.push(bad(
-                    "Backups",
-                    l,
-                    &v,
-                    "give a number of backups from 0 (none) to 999",
-                ));
-                3
-            }
-        },
-    };
-    let backup_mode = match get("Update", "BackupMode") {
-        None => BackupMode::Changed,
-        Some((v, l)) => match v.to_ascii_lowercase().as_str() {
-            "changed" => BackupMode::Changed,
-            "full" => BackupMode::Full,
-            _ => {
-                errors.push(bad("BackupMode", l, &v, "use `changed` or `full`"));
-                BackupMode::Changed
-            }
-        },
-    };
-    let ca_file = get("Update", "CaFile")
-        .filter(|(v, _)| !v.is_empty())
-        .map(|(v, _)| resolve(&v));
-    let proxy = get("Update", "Proxy")
-        .map(|(v, _)| v)
-        .filter(|v| !v.is_empty());
-    if let (Some(p), Some((_, l))) = (&proxy, get("Update", "Proxy")) {
-        if !(p.starts_with("http://") || p.starts_with("https://") || p.starts_with("socks5://")) {
-            errors.push(format!(
-                "{file}:{l}: `Proxy = {p}` is not valid: give a URL such as http://proxy.example:3128"
-            ));
-        }
-    }
-    let dir = resolve(
-        &get("App", "Dir")
-            .map(|(v, _)| v)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "app".into()),
+    let timeout = v.typed(
+        "Update",
+        "Timeout",
+        Duration::from_secs(10),
+        "give seconds, more than 0 and at most 3600",
+        |s| seconds(s, 3600.0),
     );
-    let executable = get("App", "Executable")
-        .map(|(v, _)| v)
-        .filter(|v| !v.is_empty());
-    if let (Some(e), Some((_, l))) = (&executable, get("App", "Executable")) {
-        let normal = e.replace('\\', "/");
-        if let Err(rule) = crate::paths::check_path(&normal) {
-            errors.push(format!(
-                "{file}:{l}: `Executable = {e}` is not valid: {rule}; give a path relative to Dir"
-            ));
+    let download_timeout = v.typed(
+        "Update",
+        "DownloadTimeout",
+        Some(timeout * DOWNLOAD_TIMEOUT_FACTOR),
+        "give seconds from 0 (no limit) to 86400, or leave it empty for 6 × Timeout",
+        |s| match s.parse::<f64>() {
+            Ok(0.0) => Some(None),
+            _ => seconds(s, 86_400.0).map(Some),
+        },
+    );
+    let check = v.typed(
+        "Update",
+        "Check",
+        CheckMode::Quick,
+        "use `quick` (size + date) or `full` (hash every file)",
+        one_of(&[("quick", CheckMode::Quick), ("full", CheckMode::Full)]),
+    );
+    let backups = v.typed(
+        "Update",
+        "Backups",
+        3,
+        "give a number of backups from 0 (none) to 999",
+        |s| s.parse::<u32>().ok().filter(|n| *n <= 999),
+    );
+    let backup_mode = v.typed(
+        "Update",
+        "BackupMode",
+        BackupMode::Changed,
+        "use `changed` or `full`",
+        one_of(&[("changed", BackupMode::Changed), ("full", BackupMode::Full)]),
+    );
+    let ca_file = v.text("Update", "CaFile").map(|p| resolve(&p));
+    let proxy = v.get("Update", "Proxy");
+    if let Some((p, l)) = &proxy {
+        if !(p.starts_with("http://") || p.starts_with("https://") || p.starts_with("socks5://")) {
+            v.at(
+                *l,
+                format!("`Proxy = {p}` is not valid: give a URL such as http://proxy.example:3128"),
+            );
         }
     }
-    let arguments = match get("App", "Arguments") {
-        None => Vec::new(),
-        Some((v, l)) => split_args(&v).unwrap_or_else(|| {
-            errors.push(bad("Arguments", l, &v, "a double quote is not closed"));
-            Vec::new()
-        }),
-    };
-    let working_dir = get("App", "WorkingDir")
-        .filter(|(v, _)| !v.is_empty())
-        .map(|(v, _)| resolve(&v));
-
-    if !errors.is_empty() {
-        return Err(ConfigError::Invalid(errors));
+    let dir = resolve(&v.text("App", "Dir").unwrap_or_else(|| "app".into()));
+    let executable = v.get("App", "Executable");
+    if let Some((e, l)) = &executable {
+        if let Err(rule) = crate::paths::check_path(&e.replace('\\', "/")) {
+            v.at(
+                *l,
+                format!("`Executable = {e}` is not valid: {rule}; give a path relative to Dir"),
+            );
+        }
     }
-    Ok(Config {
+    let arguments = v.typed(
+        "App",
+        "Arguments",
+        Vec::new(),
+        "a double quote is not closed",
+        split_args,
+    );
+    let working_dir = v.text("App", "WorkingDir").map(|p| resolve(&p));
+
+    Config {
         file: path.to_path_buf(),
         enable,
         server,
         product,
         channel,
-        public_key,
+        public_key: public_key.map(|(k, _)| k),
         timeout,
         download_timeout,
         check,
         backups,
         backup_mode,
         ca_file,
-        proxy,
+        proxy: proxy.map(|(p, _)| p),
         platform,
         dir,
-        executable,
+        executable: executable.map(|(e, _)| e),
         arguments,
         working_dir,
-    })
+    }
 }
 
 fn unquote(v: &str) -> &str {

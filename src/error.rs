@@ -47,6 +47,12 @@ impl Failure {
         self.hint = Some(hint.into());
         self
     }
+
+    /// The hint of the error behind the failure, when it has one (see `UpdateError::hint`).
+    pub fn hint_from(mut self, hint: Option<&str>) -> Failure {
+        self.hint = hint.map(str::to_string);
+        self
+    }
 }
 
 impl fmt::Display for Failure {

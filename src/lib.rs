@@ -21,6 +21,7 @@ pub mod lock;
 pub mod manifest;
 pub mod paths;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod publish;
 pub mod repo;

@@ -1,6 +1,9 @@
 //! The `launcher` binary: parse the command line, run the command, print the error chain and map it to
 //! a documented exit code. All the work lives in the library.
 
+// The crate's dependencies are the library's; this thin shell uses only the library itself.
+#![allow(unused_crate_dependencies)]
+
 use launcher::error::{code, Failure};
 use launcher::text::escape_output;
 use std::io::Write;

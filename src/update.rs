@@ -71,6 +71,32 @@ pub enum UpdateError {
 }
 
 impl UpdateError {
+    /// What the user can do, when the message does not say it already: the one place that picks the
+    /// hint for an update that failed, so no advice is printed twice. Errors that name their own remedy
+    /// (a missing channel, a full disk, a locked file, a proxy asking for a password) have none here.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            UpdateError::Source(
+                SourceError::NotFound { .. }
+                | SourceError::Status { .. }
+                | SourceError::Redirected { .. }
+                | SourceError::Timeout { .. }
+                | SourceError::Connect { .. }
+                | SourceError::Io { .. }
+                | SourceError::Hung { .. },
+            ) => Some("check Server in launcher.ini and that the update server is reachable, then start again; the log is `.launcher/launcher.log`"),
+            UpdateError::Source(SourceError::BadServer { .. }) => {
+                Some("fix Server in launcher.ini: give the repository root (http://, https://, file:// or a folder)")
+            }
+            UpdateError::BadManifest { .. }
+            | UpdateError::Signature { .. }
+            | UpdateError::Refused { .. } => Some(
+                "the update server offers something this launcher must not install; tell the publisher (IT can see the details with `launcher status`)",
+            ),
+            _ => None,
+        }
+    }
+
     /// True for errors about what the server sent (as opposed to: could not reach it, disk trouble).
     pub fn is_refusal(&self) -> bool {
         matches!(
@@ -88,6 +114,23 @@ pub struct Remote {
     pub manifest: Manifest,
     /// The server answered `304`: the saved copy is current.
     pub not_modified: bool,
+}
+
+/// What [`Session::carry_out`] did.
+#[derive(Debug)]
+pub struct Applied {
+    /// The version installed before, if any.
+    pub from: Option<Version>,
+    pub to: Version,
+    pub downloaded: u64,
+    /// Files added, replaced or deleted.
+    pub files: usize,
+    /// The running launcher's own file was replaced: it must restart to run the new one.
+    pub replaced_self: bool,
+    /// The backup folder made, if any.
+    pub backup: Option<PathBuf>,
+    /// One line per user's file kept aside (at most 3, then a count).
+    pub kept: Vec<String>,
 }
 
 /// An open install: configuration, layout, state, and (for changing commands) the lock.
@@ -427,6 +470,66 @@ impl<'a> Session<'a> {
                 &self.layout.dir,
                 installed.files.iter().map(|f| f.path.as_str()),
             ),
+        })
+    }
+
+    /// Counts a download of `target` whose content was not the release's towards its back-off
+    /// (`policy`, rule 6); other failures (network, disk) do not count.
+    pub fn record_stage_failure(&mut self, target: &Manifest, e: &UpdateError) {
+        if matches!(e, UpdateError::Stage(se) if se.is_bad_content()) {
+            self.state
+                .record_failure(&target.version, crate::state::now_secs());
+        }
+    }
+
+    /// Downloads what `plan` needs (giving up after `budget`, the download kept) and applies it, with the
+    /// result recorded in the state in the same save as the change itself. `launcher` is the running
+    /// launcher's path in the manifest when it runs from the install folder and was not just restarted:
+    /// when the change replaces that file, [`Applied::replaced_self`] says the launcher must restart.
+    /// Content that fails verification counts towards the release's back-off (`policy`, rule 6).
+    pub fn carry_out(
+        &mut self,
+        target: &Manifest,
+        plan: &Plan,
+        scan: &Scan,
+        budget: Option<std::time::Duration>,
+        launcher: Option<&str>,
+    ) -> Result<Applied, UpdateError> {
+        let stats = match self.stage_within(plan, budget) {
+            Ok(stats) => stats,
+            Err(e) => {
+                self.record_stage_failure(target, &e);
+                return Err(e);
+            }
+        };
+        let replaced_self = launcher.is_some_and(|p| {
+            let me = crate::paths::fold(p); // NTFS and APFS ignore case
+            plan.ops.iter().any(|o| {
+                // A launcher found at a path the release adds (kept aside) was replaced too.
+                crate::paths::fold(&o.path) == me
+                    && (o.action == Action::Replace || o.kept_as.is_some())
+            })
+        });
+        // The user's files kept aside are said in the result: they are not lost, but the user must
+        // know where to find them.
+        let kept = plan.kept_lines(3);
+        let from = self.installed().map(|m| m.version.clone());
+        self.state.last = Some(crate::state::LastResult {
+            time: manifest::format_time(SystemTime::now()),
+            from: from.as_ref().map(Version::to_string),
+            to: Some(target.version.to_string()),
+            result: crate::state::Outcome::Ok { kept: kept.clone() },
+        });
+        self.state.failures = None;
+        let backup = self.commit(target, plan, scan, ChangeKind::Update)?;
+        Ok(Applied {
+            from,
+            to: target.version.clone(),
+            downloaded: stats.downloaded,
+            files: plan.ops.len(),
+            replaced_self,
+            backup,
+            kept,
         })
     }
 

@@ -5,8 +5,8 @@ use super::client::{load_config, refused_or};
 use super::Ctx;
 use crate::error::code;
 use crate::fsutil::human_bytes;
+use crate::policy::{self, Asker, Decision, Verdict};
 use crate::update::Session;
-use anyhow::Context;
 
 pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     let cfg = load_config(ctx)?;
@@ -16,38 +16,42 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             "an interrupted update is pending; the next start finishes or undoes it before anything else",
         );
     }
-    let remote = s
-        .remote(false)
-        .map_err(|e| refused_or(e, "cannot check for updates"))?;
     let installed = s.installed().map(|m| m.version.clone());
     let held = s.state.held.clone();
     let holds = s.state.holds();
-    let target = match s.wanted(&remote.manifest) {
-        Some(m) => m.clone(),
-        None => s
-            .installed()
-            .cloned()
-            .unwrap_or_else(|| remote.manifest.clone()),
+    let p = match policy::decide(&mut s, Asker::Check)
+        .map_err(|e| refused_or(e, "cannot check for updates"))?
+    {
+        Decision::Planned(p) => p,
+        // The policy lets `check` ask the server whatever Retry-After said; should that change, say it.
+        Decision::Wait { seconds, installed } => {
+            ctx.reporter.info(format!(
+                "The server asked not to be contacted for {seconds} s more; {installed} is installed"
+            ));
+            return Ok(code::OK);
+        }
     };
-    let scan = s.scan_for(&target);
-    let plan = s
-        .plan_for(&target, &scan)
-        .context("cannot plan the update")?;
+    let backoff = match p.verdict {
+        Verdict::BackedOff { count, wait } => Some((count, wait)),
+        _ => None,
+    };
+    let (remote, target, plan) = (&p.offered, &p.target, &p.plan);
     let available = !plan.is_empty();
     if json {
         let v = serde_json::json!({
             "installed": installed,
-            "available": remote.manifest.version,
+            "available": remote.version,
             "target": target.version,
             "held": held,
             "holds": holds,
-            "mandatory": remote.manifest.mandatory,
+            "mandatory": remote.mandatory,
             "update_available": available,
             "add": plan.count(crate::plan::Action::Add),
             "replace": plan.count(crate::plan::Action::Replace),
             "delete": plan.count(crate::plan::Action::Delete),
             "unchanged": plan.unchanged,
             "download_bytes": plan.download_bytes(),
+            "backed_off": backoff.map(|(count, wait)| serde_json::json!({"failures": count, "next_attempt_in": wait})),
             "ops": plan.ops.iter().map(|o| match &o.kept_as {
                 Some(k) => serde_json::json!({"path": o.path, "action": o.action, "kept_as": k}),
                 None => serde_json::json!({"path": o.path, "action": o.action}),
@@ -66,6 +70,13 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         for k in plan.kept_lines(3) {
             ctx.reporter.warn(k);
         }
+        if let Some((count, wait)) = backoff {
+            ctx.reporter.warn(format!(
+                "the update to {} failed {count} times with bad content from the server; a start tries again in {} min",
+                target.version,
+                (wait + 59) / 60
+            ));
+        }
         if ctx.reporter.is_verbose() {
             for o in &plan.ops {
                 let action = match o.action {
@@ -78,7 +89,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         }
     } else {
         let hold = held
-            .filter(|_| remote.manifest.version != target.version)
+            .filter(|_| remote.version != target.version)
             .map(|h| format!(" (holding after the rollback from {h})"))
             .unwrap_or_default();
         ctx.reporter.info(format!(

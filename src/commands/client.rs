@@ -28,14 +28,15 @@ pub fn load_config(ctx: &Ctx) -> anyhow::Result<Config> {
 }
 
 /// Adds `what` to an update error, with exit code 7 when the repository was refused (bad signature,
-/// hostile manifest, downgrade, expired).
+/// hostile manifest, downgrade, expired), and the error's hint.
 pub fn refused_or(e: UpdateError, what: &'static str) -> anyhow::Error {
     let code = if e.is_refusal() {
         code::REFUSED
     } else {
         code::ERROR
     };
-    anyhow::Error::new(e).context(Failure::new(code, what))
+    let hint = e.hint();
+    anyhow::Error::new(e).context(Failure::new(code, what).hint_from(hint))
 }
 
 /// Tells the user what recovery did at start.

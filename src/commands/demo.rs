@@ -1,6 +1,6 @@
 //! `launcher demo`: a self-contained walkthrough on loopback, from a fresh clone, with nothing to set up.
 //!
-//! It publishes the sample app from `assets/` as 1.0.0, serves the repository with `launcher serve` on a
+//! It makes a signing key, publishes the sample app from `assets/` as 1.0.0 signed with it, serves the repository with `launcher serve` on a
 //! free loopback port, installs and launches it through the launcher, publishes 2.0.0 (one file changed,
 //! one added, one removed), launches again, and shows each step: files changed, bytes downloaded, the
 //! backup folder and the app's own output. Every step runs the real binary as a child process, exactly
@@ -175,7 +175,21 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
         root.display()
     );
 
-    d.step("1. The publisher publishes release 1.0.0 of the sample app");
+    d.step("1. The publisher makes a signing key once, and publishes release 1.0.0 signed with it");
+    let (secret, public) = (root.join("demo.key"), root.join("demo.pub"));
+    let (secrets, publics) = (
+        secret.to_string_lossy().into_owned(),
+        public.to_string_lossy().into_owned(),
+    );
+    d.must(&["keygen", "--secret-key", &secrets, "--public-key", &publics])?;
+    // The key is the last line of a minisign public key file, as `keygen` also prints it.
+    let public_key = std::fs::read_to_string(&public)
+        .with_context(|| format!("cannot read the public key `{}`", public.display()))?
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(str::to_string)
+        .with_context(|| format!("the public key file `{}` is empty", public.display()))?;
     let v1 = root.join("release-1.0.0");
     sample_app(&v1)?;
     std::fs::write(v1.join("VERSION"), "1.0.0\n")?;
@@ -197,6 +211,8 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
         "1.0.0",
         "--executable",
         exe_rel,
+        "--secret-key",
+        &secrets,
     ])?;
 
     d.step("2. `launcher serve` serves the repository on a free loopback port");
@@ -223,13 +239,13 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
         .with_context(|| format!("`launcher serve` printed no URL: {first:?}"))?;
     println!("  serving at {url}");
 
-    d.step("3. IT deploys the launcher with a launcher.ini; the first start installs 1.0.0 and launches it");
+    d.step("3. IT deploys the launcher with a launcher.ini that trusts only that key; the first start installs 1.0.0 and launches it");
     let client = root.join("client");
     std::fs::create_dir_all(&client)?;
     let ini = client.join("launcher.ini");
     std::fs::write(
         &ini,
-        format!("[Update]\nServer = {url}\nProduct = demo\nChannel = stable\nPlatform = {platform}\n\n[App]\nDir = app\n"),
+        format!("[Update]\nServer = {url}\nProduct = demo\nChannel = stable\nPlatform = {platform}\nPublicKey = {public_key}\n\n[App]\nDir = app\n"),
     )?;
     println!(
         "{}",
@@ -261,7 +277,7 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
     );
     d.must(&["--no-progress", "--config", &inis, "--second-start"])?;
 
-    d.step("5. The publisher publishes 2.0.0: config.txt changed, new-feature.txt added, old-notes.txt removed");
+    d.step("5. The publisher publishes 2.0.0, signed: config.txt changed, new-feature.txt added, old-notes.txt removed");
     let v2 = root.join("release-2.0.0");
     sample_app(&v2)?;
     std::fs::write(v2.join("VERSION"), "2.0.0\n")?;
@@ -285,6 +301,8 @@ pub fn run(_ctx: &Ctx, keep: bool) -> anyhow::Result<i32> {
         "2.0.0",
         "--executable",
         exe_rel,
+        "--secret-key",
+        &secrets,
     ])?;
     let c = d.launcher(&["--config", &inis, "check"])?;
     println!("  (`check` exit code {c}: 10 means an update is available)");

@@ -37,6 +37,12 @@ pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
             req.source.display()
         ));
     }
+    if req.secret_key.is_none() && !s.unchanged {
+        ctx.reporter.warn(format!(
+            "{} {} was published unsigned (no --secret-key): clients cannot tell it from a release that a compromised server or a man in the middle made. Create a key once with `launcher keygen --secret-key FILE --public-key FILE`, publish with `--secret-key FILE`, and set PublicKey in launcher.ini",
+            req.product, req.version
+        ));
+    }
     if s.unchanged {
         ctx.reporter.info(format!(
             "Nothing to do: {} {} is already published on `{}` with the same content",

@@ -12,9 +12,10 @@ use crate::error::{code, Failure};
 use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
+use crate::policy::{self, Asker, Change, Decision, Verdict};
 use crate::selfupdate::{self, Me};
 use crate::state::{self, LastResult, Outcome};
-use crate::update::{Session, UpdateError};
+use crate::update::{Applied, Session, UpdateError};
 use crate::version::Version;
 use std::ffi::OsString;
 use std::time::Instant;
@@ -41,28 +42,28 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                 0,
                 0.0,
             );
-            return start_installed(&cfg, &ro, app_args, &e.to_string());
+            return start_installed(&cfg, &ro, app_args, &e);
         }
     };
     report_recovery(&session.recovered, r);
     if cfg.enable {
         let started = Instant::now();
-        let mut mandatory = false;
-        let result = update(&mut session, &mut mandatory, &me);
+        let decided = policy::decide(&mut session, Asker::Start);
+        let mandatory = matches!(&decided, Ok(Decision::Planned(p)) if p.mandatory);
+        let result = decided.and_then(|d| update(&mut session, &me, d));
         let secs = started.elapsed().as_secs_f64();
         match result {
-            Ok(Some((to, bytes, replaced_self))) => {
-                let from = session.state.last.as_ref().and_then(|l| l.from.clone());
+            Ok(Some(applied)) => {
                 let result = session.state.last.as_ref().map(|l| l.result.to_string());
                 state::log_line(
                     &session.layout,
-                    from.as_deref(),
-                    Some(&to),
+                    applied.from.as_ref().map(Version::as_str),
+                    Some(applied.to.as_str()),
                     result.as_deref().unwrap_or("ok"),
-                    bytes,
+                    applied.downloaded,
                     secs,
                 );
-                if let (true, Some(path)) = (replaced_self, me.path.clone()) {
+                if let (true, Some(path)) = (applied.replaced_self, me.path.clone()) {
                     drop(session); // the new launcher takes the lock itself
                     r.info("The launcher was updated; restarting it");
                     match selfupdate::restart(&path) {
@@ -109,10 +110,14 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     let _ = session.save();
                 }
                 if mandatory {
-                    return Err(anyhow::Error::new(e).context(Failure::new(
-                        code::MANDATORY,
-                        "a mandatory update could not be applied, so the old version is not started",
-                    ).hint("check the network and the log `.launcher/launcher.log`, then start again; IT can see the details with `launcher status`")));
+                    let hint = e.hint();
+                    return Err(anyhow::Error::new(e).context(
+                        Failure::new(
+                            code::MANDATORY,
+                            "a mandatory update could not be applied, so the old version is not started",
+                        )
+                        .hint_from(hint),
+                    ));
                 }
                 let exit = if e.is_refusal() {
                     code::REFUSED
@@ -120,13 +125,17 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     code::NOT_INSTALLED
                 };
                 if session.installed().is_none() {
+                    let hint = e.hint();
                     return Err(anyhow::Error::new(e).context(
-                        Failure::new(exit, "the app is not installed yet and could not be installed")
-                            .hint("check Server in launcher.ini and that the update server is reachable, then start again"),
+                        Failure::new(
+                            exit,
+                            "the app is not installed yet and could not be installed",
+                        )
+                        .hint_from(hint),
                     ));
                 }
                 r.warn(format!("could not update: {}", one_line(&e)));
-                return start_installed(&cfg, &session, app_args, &e.to_string());
+                return start_installed(&cfg, &session, app_args, &e);
             }
         }
     } else if session.installed().is_none() {
@@ -152,178 +161,100 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
 
 pub use crate::error::one_line;
 
-/// The longest `Retry-After` honoured: a day.
-const MAX_RETRY_AFTER: i64 = crate::source::MAX_RETRY_AFTER as i64;
-
-/// One update attempt: Ok(Some((version, bytes, replaced_self))) when something was applied;
-/// `replaced_self` is true when the running launcher's own file was replaced and it must restart.
-fn update(
-    s: &mut Session,
-    mandatory: &mut bool,
-    me: &Me,
-) -> Result<Option<(String, u64, bool)>, UpdateError> {
+/// One update attempt: asks the policy what the install becomes, reports it, and carries it out.
+/// `Ok(None)`: nothing was applied (up to date, held, backed off, waiting for the server).
+fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>, UpdateError> {
     let r = s.reporter;
-    let now = state::now_secs();
-    if let (Some(at), Some(i)) = (s.state.retry_at, s.installed()) {
-        // Honour the server's Retry-After (a clock set back does not block: `at` is at most a day ahead).
-        if now < at && at - now <= MAX_RETRY_AFTER {
+    let p = match decided {
+        Decision::Wait { seconds, installed } => {
             r.detail(format!(
-                "The server asked not to be contacted for {} s more; starting {}",
-                at - now,
-                i.version
+                "The server asked not to be contacted for {seconds} s more; starting {installed}"
             ));
             return Ok(None);
         }
-    }
-    let remote = match s.remote(true) {
-        Err(UpdateError::Source(e)) if e.retry_after().is_some() => {
-            // `secs` is already cut to a day: the message shows the wait that is honoured.
-            let secs = e.retry_after().map_or(0, |r| r.secs);
-            s.state.retry_at = Some(now + secs.min(MAX_RETRY_AFTER as u64) as i64);
-            return Err(UpdateError::Source(e));
-        }
-        other => other?,
+        Decision::Planned(p) => p,
     };
-    s.state.retry_at = None;
-    *mandatory = remote.manifest.mandatory
-        && s.installed()
-            .is_none_or(|i| i.version() < remote.manifest.version());
-    let target: Manifest = match s.wanted(&remote.manifest) {
-        Some(m) => m.clone(),
-        None => {
+    if p.held {
+        r.detail(format!(
+            "Holding version {} after a rollback; {} is not newer",
+            s.state.installed_version().unwrap_or("?"),
+            p.offered.version
+        ));
+    }
+    let (change, budget) = match p.verdict {
+        Verdict::UpToDate => {
+            s.settle(&p.target, &p.plan, &p.scan)?;
             r.detail(format!(
-                "Holding version {} after a rollback; {} is not newer",
-                s.state.installed_version().unwrap_or("?"),
-                remote.manifest.version
+                "Up to date: {} {}",
+                p.target.product, p.target.version
             ));
-            *mandatory = false;
-            match s.installed() {
-                Some(i) => i.clone(),
-                None => remote.manifest.clone(),
-            }
+            return Ok(None);
         }
-    };
-    let scan = s.scan_for(&target);
-    let plan = s.plan_for(&target, &scan)?;
-    if plan.is_empty() {
-        s.settle(&target, &plan, &scan)?;
-        r.detail(format!("Up to date: {} {}", target.product, target.version));
-        return Ok(None);
-    }
-    let from = s.installed().map(|m| m.version.clone());
-    let first = from.is_none();
-    let verb = if first {
-        "Installing"
-    } else if from.as_ref() == Some(&target.version) {
-        "Repairing"
-    } else {
-        "Updating to"
-    };
-    // A release whose content keeps failing verification is not downloaded again on every start.
-    let now = state::now_secs();
-    if !*mandatory && !first {
-        if let Some((count, wait)) = s.state.backoff(&target.version, now) {
+        Verdict::BackedOff { count, wait } => {
             r.warn(format!(
                 "the update to {} failed {count} times with bad content from the server; the next attempt is in {} min",
-                target.version,
+                p.target.version,
                 (wait + 59) / 60
             ));
             state::log_line(
                 &s.layout,
-                from.as_ref().map(Version::as_str),
-                Some(target.version.as_str()),
+                p.from.as_ref().map(Version::as_str),
+                Some(p.target.version.as_str()),
                 &format!("backed off: {count} failures, next attempt in {wait} s"),
                 0,
                 0.0,
             );
             return Ok(None);
         }
-    }
+        Verdict::Change { change, budget } => (change, budget),
+    };
     r.info(format!(
-        "{verb} {} {}: {} (download {})",
-        target.product,
-        target.version,
-        plan.summary(),
-        human_bytes(plan.download_bytes())
+        "{} {} {}: {} (download {})",
+        change.verb(),
+        p.target.product,
+        p.target.version,
+        p.plan.summary(),
+        human_bytes(p.plan.download_bytes())
     ));
-    // An optional update may hold the launch for at most DownloadTimeout: then the installed version
-    // starts and the next start resumes the download. A first install, a damaged install and a
-    // mandatory release have no whole version to start instead, so they go on as long as bytes flow
-    // (each wait for the server is still bounded by Timeout).
-    let installed_whole = s.installed().is_some_and(|m| {
-        m.files
-            .iter()
-            .all(|f| scan.sha(&f.path) == Some(f.sha256.as_str()))
-    });
-    let budget = if installed_whole && !*mandatory {
-        s.cfg.download_timeout
-    } else {
-        None
-    };
-    let stats = match s.stage_within(&plan, budget) {
-        Ok(stats) => stats,
-        Err(e) => {
-            if matches!(&e, UpdateError::Stage(se) if se.is_bad_content()) {
-                s.state.record_failure(&target.version, now);
-            }
-            return Err(e);
-        }
-    };
-    let self_rel = me.manifest_path(&s.layout.dir);
-    let replaced_self = !me.restarted
-        && self_rel.is_some_and(|p| {
-            let me = crate::paths::fold(&p); // NTFS and APFS ignore case
-            plan.ops.iter().any(|o| {
-                // A launcher found at a path the release adds (kept aside) was replaced too.
-                crate::paths::fold(&o.path) == me
-                    && (o.action == crate::plan::Action::Replace || o.kept_as.is_some())
-            })
-        });
-    let backup = s.commit(&target, &plan, &scan, crate::journal::ChangeKind::Update)?;
-    // The user's files kept aside are said on the terminal and in the log: they are not lost, but the
-    // user must know where to find them.
-    let kept = plan.kept_lines(3);
-    for k in &kept {
+    let launcher = (!me.restarted)
+        .then(|| me.manifest_path(&s.layout.dir))
+        .flatten();
+    let applied = s.carry_out(&p.target, &p.plan, &p.scan, budget, launcher.as_deref())?;
+    for k in &applied.kept {
         r.warn(k);
     }
-    s.state.last = Some(LastResult {
-        time: crate::manifest::format_time(std::time::SystemTime::now()),
-        from: from.as_ref().map(Version::to_string),
-        to: Some(target.version.to_string()),
-        result: Outcome::Ok { kept },
-    });
-    s.state.failures = None;
-    s.save()?;
-    let backup_note = backup
+    let backup_note = applied
+        .backup
+        .as_ref()
         .map(|b| format!("; previous files in `{}`", b.display()))
         .unwrap_or_default();
     r.info(format!(
         "{} {} {}: {} files changed, {} downloaded{backup_note}",
-        if first { "Installed" } else { "Updated" },
-        target.product,
-        target.version,
-        plan.ops.len(),
-        human_bytes(stats.downloaded)
+        if change == Change::Install {
+            "Installed"
+        } else {
+            "Updated"
+        },
+        p.target.product,
+        p.target.version,
+        applied.files,
+        human_bytes(applied.downloaded)
     ));
-    Ok(Some((
-        target.version.to_string(),
-        stats.downloaded,
-        replaced_self,
-    )))
+    Ok(Some(applied))
 }
 
 fn start_installed(
     cfg: &Config,
     s: &Session,
     app_args: Vec<OsString>,
-    why: &str,
+    why: &UpdateError,
 ) -> anyhow::Result<i32> {
     let Some(m) = s.installed().cloned() else {
         return Err(Failure::new(
             code::NOT_INSTALLED,
             format!("the app is not installed yet and could not be installed: {why}"),
         )
-        .hint("check Server in launcher.ini and that the update server is reachable, then start again")
+        .hint_from(why.hint())
         .into());
     };
     if !s.installed_is_complete() {

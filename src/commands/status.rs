@@ -3,19 +3,72 @@
 use super::client::load_config;
 use super::Ctx;
 use crate::backup;
+use crate::config::Config;
 use crate::error::code;
+use crate::state::LastResult;
 use crate::update::Session;
+use crate::version::Version;
+use serde::Serialize;
+
+/// Everything `status` reports, gathered once; `--json` prints it as it is (field names are what
+/// scripts read), the text form is drawn from the same fields.
+#[derive(Serialize)]
+struct Status {
+    launcher: &'static str,
+    config: String,
+    dir: String,
+    server: String,
+    product: String,
+    channel: String,
+    platform: String,
+    installed: Option<Version>,
+    published: Option<String>,
+    expires: Option<String>,
+    expired: Option<bool>,
+    files: Option<usize>,
+    server_version: Option<Version>,
+    server_error: Option<String>,
+    held: Option<String>,
+    holds: Vec<String>,
+    rollback_to: Option<Version>,
+    backups: Vec<Backup>,
+    last_update: Option<LastResult>,
+    signed_updates_only: bool,
+}
+
+#[derive(Serialize)]
+struct Backup {
+    folder: Option<String>,
+    from: Option<Version>,
+    to: Option<Version>,
+    created: Option<String>,
+    files: Option<usize>,
+    kind: Option<&'static str>,
+    rollback_target: bool,
+}
 
 pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     let cfg = load_config(ctx)?;
     let mut s = Session::read_only(&cfg, &ctx.reporter);
-    let server = if cfg.enable {
+    let status = gather(&cfg, &mut s);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        // The server's answer and the last result quote what a server sent; none of it may drive the
+        // terminal.
+        print!("{}", crate::text::escape_output(&text(&status)));
+    }
+    Ok(code::OK)
+}
+
+fn gather(cfg: &Config, s: &mut Session) -> Status {
+    let (server_version, server_error) = if cfg.enable {
         match s.remote(false) {
-            Ok(r) => Ok(r.manifest.version),
-            Err(e) => Err(super::run::one_line(&e)),
+            Ok(r) => (Some(r.manifest.version), None),
+            Err(e) => (None, Some(super::run::one_line(&e))),
         }
     } else {
-        Err("updates are disabled (Enable = 0)".to_string())
+        (None, Some("updates are disabled (Enable = 0)".to_string()))
     };
     let installed = s.installed();
     // The backup `rollback` would restore: repair backups and backups of the installed version are
@@ -25,108 +78,105 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         .as_ref()
         .and_then(|(_, i)| i.manifest.as_ref().map(|m| m.version.clone()));
     let target = target.map(|(p, _)| p);
-    let backups: Vec<serde_json::Value> = backup::list(&cfg.dir)
+    let backups = backup::list(&cfg.dir)
         .into_iter()
         .map(|(_, p)| {
             let info = backup::read_info(&p).ok();
-            serde_json::json!({
-                "folder": p.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "from": info.as_ref().and_then(|i| i.from.clone()),
-                "to": info.as_ref().map(|i| i.to.clone()),
-                "created": info.as_ref().map(|i| i.created.clone()),
-                "files": info.as_ref().map(|i| i.saved.len()),
-                "kind": info.as_ref().map(|i| if i.is_repair() { "repair" } else { "update" }),
-                "rollback_target": target.as_deref() == Some(p.as_path()),
-            })
+            Backup {
+                folder: p.file_name().map(|n| n.to_string_lossy().into_owned()),
+                from: info.as_ref().and_then(|i| i.from.clone()),
+                to: info.as_ref().map(|i| i.to.clone()),
+                created: info.as_ref().map(|i| i.created.clone()),
+                files: info.as_ref().map(|i| i.saved.len()),
+                kind: info
+                    .as_ref()
+                    .map(|i| if i.is_repair() { "repair" } else { "update" }),
+                rollback_target: target.as_deref() == Some(p.as_path()),
+            }
         })
         .collect();
-    let holds = s.state.holds();
-    let v = serde_json::json!({
-        "launcher": env!("CARGO_PKG_VERSION"),
-        "config": cfg.file.display().to_string(),
-        "dir": cfg.dir.display().to_string(),
-        "server": cfg.server,
-        "product": cfg.product,
-        "channel": cfg.channel,
-        "platform": cfg.platform,
-        "installed": installed.map(|m| m.version.clone()),
-        "published": installed.map(|m| m.published.clone()),
-        "expires": installed.and_then(|m| m.expires.clone()),
-        "expired": installed.map(|m| m.is_expired(std::time::SystemTime::now())),
-        "files": installed.map(|m| m.files.len()),
-        "server_version": server.as_ref().ok(),
-        "server_error": server.as_ref().err(),
-        "held": s.state.held,
-        "holds": holds,
-        "rollback_to": rollback_to,
-        "backups": backups,
-        "last_update": s.state.last,
-        "signed_updates_only": cfg.public_key.is_some(),
-    });
-    if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(code::OK);
+    Status {
+        launcher: env!("CARGO_PKG_VERSION"),
+        config: cfg.file.display().to_string(),
+        dir: cfg.dir.display().to_string(),
+        server: cfg.server.clone(),
+        product: cfg.product.clone(),
+        channel: cfg.channel.clone(),
+        platform: cfg.platform.clone(),
+        installed: installed.map(|m| m.version.clone()),
+        published: installed.map(|m| m.published.clone()),
+        expires: installed.and_then(|m| m.expires.clone()),
+        expired: installed.map(|m| m.is_expired(std::time::SystemTime::now())),
+        files: installed.map(|m| m.files.len()),
+        server_version,
+        server_error,
+        held: s.state.held.clone(),
+        holds: s.state.holds(),
+        rollback_to,
+        backups,
+        last_update: s.state.last.clone(),
+        signed_updates_only: cfg.public_key.is_some(),
     }
+}
+
+/// The text form: one `key   value` line per fact.
+fn text(st: &Status) -> String {
     let mut out = String::new();
     let mut line = |k: &str, val: String| out.push_str(&format!("{k:<14} {val}\n"));
-    line("launcher", env!("CARGO_PKG_VERSION").to_string());
-    line("config", format!("`{}`", cfg.file.display()));
-    line("install", format!("`{}`", cfg.dir.display()));
+    line("launcher", st.launcher.to_string());
+    line("config", format!("`{}`", st.config));
+    line("install", format!("`{}`", st.dir));
     line(
         "product",
-        format!(
-            "{} ({}, channel `{}`)",
-            cfg.product, cfg.platform, cfg.channel
-        ),
+        format!("{} ({}, channel `{}`)", st.product, st.platform, st.channel),
     );
     line(
         "installed",
-        match installed {
-            Some(m) => format!(
-                "{} ({} files, published {}{})",
-                m.version,
-                m.files.len(),
-                m.published,
-                m.expires.as_deref().map(expiry).unwrap_or_default()
+        match &st.installed {
+            Some(v) => format!(
+                "{v} ({} files, published {}{})",
+                st.files.unwrap_or(0),
+                st.published.as_deref().unwrap_or("?"),
+                st.expires.as_deref().map(expiry).unwrap_or_default()
             ),
             None => "nothing".into(),
         },
     );
     line(
         "server",
-        match &server {
-            Ok(v) => format!("{v} at {}", cfg.server),
-            Err(e) => format!("unavailable: {e}"),
+        match (&st.server_version, &st.server_error) {
+            (Some(v), _) => format!("{v} at {}", st.server),
+            (None, e) => format!("unavailable: {}", e.as_deref().unwrap_or("?")),
         },
     );
-    if !holds.is_empty() {
+    if !st.holds.is_empty() {
         line(
             "held",
             format!(
                 "{} not reinstalled after the rollback until a newer release appears",
-                match holds.as_slice() {
+                match st.holds.as_slice() {
                     [one] => format!("{one} is"),
                     many => format!("{} are", many.join(", ")),
                 }
             ),
         );
     }
-    if backups.is_empty() {
+    if st.backups.is_empty() {
         line("backups", "none".into());
     }
-    for b in &backups {
+    for b in &st.backups {
         line(
             "backup",
             format!(
                 "{}: {} → {} ({} files saved, {}){}",
-                b["folder"].as_str().unwrap_or("?"),
-                b["from"].as_str().unwrap_or("-"),
-                b["to"].as_str().unwrap_or("?"),
-                b["files"].as_u64().unwrap_or(0),
-                b["created"].as_str().unwrap_or("?"),
-                if b["kind"] == "repair" {
+                b.folder.as_deref().unwrap_or("?"),
+                b.from.as_ref().map_or("-", Version::as_str),
+                b.to.as_ref().map_or("?", Version::as_str),
+                b.files.unwrap_or(0),
+                b.created.as_deref().unwrap_or("?"),
+                if b.kind == Some("repair") {
                     "; made by a repair, never a rollback target"
-                } else if b["rollback_target"] == true {
+                } else if b.rollback_target {
                     "; `launcher rollback` restores this one"
                 } else {
                     ""
@@ -134,7 +184,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             ),
         );
     }
-    if let Some(l) = &s.state.last {
+    if let Some(l) = &st.last_update {
         line(
             "last update",
             format!(
@@ -146,12 +196,10 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             ),
         );
     }
-    if cfg.public_key.is_some() {
+    if st.signed_updates_only {
         line("signatures", "required (PublicKey is set)".into());
     }
-    // The server's answer and the last result quote what a server sent; none of it may drive the terminal.
-    print!("{}", crate::text::escape_output(&out));
-    Ok(code::OK)
+    out
 }
 
 /// `, expires DATE (in 3 days)` or `, expired DATE (2 hours ago)`: when the signed manifest of the

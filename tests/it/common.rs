@@ -276,8 +276,22 @@ pub fn require(program: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("`{program}` is required in CI: .ci/run installs it");
     }
-    eprintln!("skipping: `{program}` is not installed (`.ci/run` installs it)");
+    skip(format_args!(
+        "`{program}` is not installed (`.ci/run` installs it)"
+    ));
     false
+}
+
+/// Says that the running test skips (part of) what it checks, and why, in the normal test output:
+/// written to the process's stderr directly, which the test harness does not capture (`eprintln!` is
+/// shown only for failing tests), so a green run still shows what it did not check.
+pub fn skip(why: impl std::fmt::Display) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED in {test}: {why}");
 }
 
 // --- Repository snapshots and platform-explicit publishing (used by tests/it/publish.rs and sign.rs).
@@ -1241,15 +1255,15 @@ pub fn try_cmd(args: &[&str]) -> bool {
     match Command::new(args[0]).args(&args[1..]).output() {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
-            eprintln!(
-                "skipping: `{}` failed: {}",
+            skip(format_args!(
+                "`{}` failed: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&o.stderr).trim()
-            );
+            ));
             false
         }
         Err(e) => {
-            eprintln!("skipping: cannot run `{}`: {e}", args.join(" "));
+            skip(format_args!("cannot run `{}`: {e}", args.join(" ")));
             false
         }
     }

@@ -1,6 +1,9 @@
 //! The integration suite: one binary that runs the real `launcher` in fresh temp folders, against
 //! repositories written by `publish` and served by `launcher serve`, nginx, or read as folders.
 
+// The package's dependencies are the library's; the suite drives the binary and uses few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 mod concurrency;
 #[cfg(feature = "fault-injection")]
@@ -19,6 +22,7 @@ mod journal;
 mod links;
 mod messages;
 mod nginx;
+mod policy;
 mod proxy;
 mod publish;
 mod publish_lock;

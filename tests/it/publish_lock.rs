@@ -2,7 +2,7 @@
 //! repository at once, then every manifest checked with the real `minisign -V`, and release and channel
 //! compared. A publisher killed while it holds the repository lock must not block the next one.
 
-use crate::common::{self, *};
+use crate::common::*;
 use std::path::Path;
 use std::process::{Child, Stdio};
 
@@ -212,6 +212,7 @@ fn concurrent_publishes_of_different_versions_leave_the_channel_at_the_newest_si
 }
 
 /// Reads a child's stderr line by line until a line contains `needle`; returns what was read.
+#[cfg(feature = "fault-injection")]
 fn await_stderr(child: &mut Child, needle: &str) -> String {
     use std::io::{BufRead, BufReader};
     let stderr = child.stderr.take().unwrap();
@@ -245,7 +246,7 @@ fn a_publisher_killed_while_holding_the_lock_does_not_block_the_next_one() {
     let b = sample_release(&s.root, "rel-b", "3.0.1");
     let earlier = sample_release(&s.root, "rel-earlier", "2.9.0");
     let sk = keys.sk.to_str().unwrap();
-    common::publish_on(&earlier, &s.repo, "2.9.0", &["--secret-key", sk]).success();
+    publish_on(&earlier, &s.repo, "2.9.0", &["--secret-key", sk]).success();
     let mut first = spawn_publish(
         &a,
         &s.repo,
@@ -304,5 +305,5 @@ fn a_publisher_killed_while_holding_the_lock_does_not_block_the_next_one() {
     // The lock file stays behind and blocks nothing.
     assert!(s.repo.join("demo/.lock").is_file());
     let c = sample_release(&s.root, "rel-c", "3.0.2");
-    common::publish_on(&c, &s.repo, "3.0.2", &["--secret-key", sk]).success();
+    publish_on(&c, &s.repo, "3.0.2", &["--secret-key", sk]).success();
 }

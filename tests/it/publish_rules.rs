@@ -145,3 +145,38 @@ fn invisible_and_text_direction_characters_in_release_names_are_refused() {
         "something was published"
     );
 }
+
+#[test]
+fn publishing_without_a_key_warns_that_the_release_is_unsigned_and_with_a_key_does_not() {
+    let s = site();
+    let rel = sample_release(&s.root, "rel", "1.0.0");
+    let r = publish_on(&rel, &s.repo, "1.0.0", &[]).success();
+    assert!(
+        r.stderr()
+            .contains("demo 1.0.0 was published unsigned (no --secret-key)")
+            && r.stderr().contains("launcher keygen"),
+        "publish without a key did not warn{}",
+        r.explain()
+    );
+    assert!(
+        !s.channel().with_extension("json.minisig").exists(),
+        "an unsigned publish wrote a signature"
+    );
+    let keys = keygen_at(&s.root, "publisher");
+    let rel = sample_release(&s.root, "rel2", "1.0.1");
+    let r = publish_on(
+        &rel,
+        &s.repo,
+        "1.0.1",
+        &["--secret-key", keys.sk.to_str().unwrap()],
+    )
+    .success();
+    assert!(
+        !r.stderr().contains("unsigned"),
+        "a signed publish warned about signing{}",
+        r.explain()
+    );
+    s.config_folder(&format!("PublicKey = {}", keys.b64));
+    let r = s.launcher(&[]).success();
+    s.assert_launched(&r, "1.0.1");
+}

@@ -124,6 +124,7 @@ fn hashes(dir: &Path) -> std::collections::BTreeMap<String, String> {
 }
 
 /// The newest `bkp.NNN` folder of an install.
+#[cfg(feature = "fault-injection")]
 fn newest_backup(inst: &Path) -> PathBuf {
     let mut b: Vec<PathBuf> = std::fs::read_dir(inst)
         .unwrap()

@@ -221,10 +221,10 @@ fn publish_opens_an_encrypted_minisign_key_with_the_password_from_the_environmen
         d,
     );
     if made.code() != 0 || !sk.is_file() {
-        eprintln!(
-            "note: skipping: this minisign cannot create an encrypted key without a terminal{}",
+        crate::common::skip(format_args!(
+            "this minisign cannot create an encrypted key without a terminal{}",
             made.explain()
-        );
+        ));
         return;
     }
     let repo = d.join("repo");
