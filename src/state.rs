@@ -354,6 +354,25 @@ mod tests {
     }
 
     #[test]
+    fn one_version_in_two_spellings_is_one_release_for_holds_and_back_off() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let mut s = State::default();
+        s.set_holds(&["2.0".into()]);
+        assert!(s.is_held(&v("2.0.0")) && !s.is_held(&v("2.0.1")));
+        let t0 = 1_800_000_000;
+        for _ in 0..3 {
+            s.record_failure(&v("2.0"), t0);
+        }
+        s.record_failure(&v("2.0.0"), t0);
+        assert_eq!(
+            s.failures.as_ref().map(|f| f.count),
+            Some(4),
+            "`2.0.0` counts with `2.0`"
+        );
+        assert!(s.backoff(&v("2.00.0"), t0).is_some());
+    }
+
+    #[test]
     fn a_release_that_keeps_failing_is_tried_less_and_less_often() {
         let v = |s: &str| Version::parse(s).unwrap();
         let mut s = State::default();
