@@ -17,33 +17,46 @@ use std::path::Path;
 /// `LAUNCHER_PAUSE_AT=name` or `name:N` stops there (holding the lock) until the process is killed.
 #[cfg(feature = "fault-injection")]
 pub fn crash_point(name: &str) {
-    static COUNT: std::sync::Mutex<BTreeMap<String, u32>> = std::sync::Mutex::new(BTreeMap::new());
-    let wanted = |var: &str| -> Option<u32> {
-        let spec = std::env::var(var).ok()?;
-        let (want, nth) = match spec.split_once(':') {
-            Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
-            None => (spec.clone(), 1),
-        };
-        (want == name).then_some(nth)
-    };
-    let crash = wanted("LAUNCHER_CRASH_AT");
-    let pause = wanted("LAUNCHER_PAUSE_AT");
+    static COUNT: Counts = Counts::new(BTreeMap::new());
+    let crash = wanted("LAUNCHER_CRASH_AT", name);
+    let pause = wanted("LAUNCHER_PAUSE_AT", name);
     if crash.is_none() && pause.is_none() {
         return;
     }
-    let mut map = COUNT.lock().unwrap_or_else(|p| p.into_inner());
-    let c = map.entry(name.to_string()).or_insert(0);
-    *c += 1;
-    if crash == Some(*c) {
+    let c = Some(reached(&COUNT, name));
+    if crash == c {
         eprintln!("crash point `{name}` reached: aborting (LAUNCHER_CRASH_AT)");
         std::process::abort();
     }
-    if pause == Some(*c) {
+    if pause == c {
         eprintln!("crash point `{name}` reached: pausing until killed (LAUNCHER_PAUSE_AT)");
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
+}
+
+#[cfg(feature = "fault-injection")]
+type Counts = std::sync::Mutex<BTreeMap<String, u32>>;
+
+/// N when the variable `var` is `name:N` (or just `name`: 1), else None.
+#[cfg(feature = "fault-injection")]
+fn wanted(var: &str, name: &str) -> Option<u32> {
+    let spec = std::env::var(var).ok()?;
+    let (want, nth) = match spec.split_once(':') {
+        Some((n, k)) => (n, k.parse::<u32>().unwrap_or(1)),
+        None => (spec.as_str(), 1),
+    };
+    (want == name).then_some(nth)
+}
+
+/// How many times `name` has been reached in this process, this time included.
+#[cfg(feature = "fault-injection")]
+fn reached(counts: &Counts, name: &str) -> u32 {
+    let mut map = counts.lock().unwrap_or_else(|p| p.into_inner());
+    let c = map.entry(name.to_string()).or_insert(0);
+    *c += 1;
+    *c
 }
 
 #[cfg(not(feature = "fault-injection"))]
@@ -70,19 +83,9 @@ pub fn injected_rename_failure(_busy: &Path) -> Option<std::io::Error> {
 /// fault can be provoked without timing, such as a failure while a failed change is being undone).
 #[cfg(feature = "fault-injection")]
 pub fn fail_point(name: &str) -> Option<std::io::Error> {
-    static COUNT: std::sync::Mutex<BTreeMap<String, u32>> = std::sync::Mutex::new(BTreeMap::new());
-    let spec = std::env::var("LAUNCHER_FAIL_AT").ok()?;
-    let (want, nth) = match spec.split_once(':') {
-        Some((n, k)) => (n, k.parse::<u32>().unwrap_or(1)),
-        None => (spec.as_str(), 1),
-    };
-    if want != name {
-        return None;
-    }
-    let mut map = COUNT.lock().unwrap_or_else(|p| p.into_inner());
-    let c = map.entry(name.to_string()).or_insert(0);
-    *c += 1;
-    (*c == nth)
+    static COUNT: Counts = Counts::new(BTreeMap::new());
+    let nth = wanted("LAUNCHER_FAIL_AT", name)?;
+    (reached(&COUNT, name) == nth)
         .then(|| io::Error::other(format!("injected failure at `{name}` (LAUNCHER_FAIL_AT)")))
 }
 
