@@ -306,6 +306,11 @@ fn a_failure_while_undoing_a_failed_update_is_reported_and_the_next_start_finish
         r.explain()
     );
     assert!(
+        !r.stdout().contains("demo app"),
+        "a half-changed app must not start{}",
+        r.explain()
+    );
+    assert!(
         journal(&i).exists(),
         "the journal must stay for the next start"
     );
