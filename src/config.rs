@@ -53,6 +53,10 @@ pub struct Config {
     pub executable: Option<String>,
     pub arguments: Vec<String>,
     pub working_dir: Option<PathBuf>,
+    /// Where fleet reports go (`POST`); None: no reports (issue 14, `report`).
+    pub report_url: Option<String>,
+    /// Sent as `Authorization: Bearer <token>` with each report.
+    pub report_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +137,8 @@ const KEYS: &[(&str, &[&str])] = &[
             "CaFile",
             "Proxy",
             "Platform",
+            "ReportUrl",
+            "ReportToken",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -392,6 +398,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         .filter(|(v, _)| !v.is_empty())
         .map(|(v, _)| resolve(&v));
 
+    let report_url = get("Update", "ReportUrl").map(|(v, _)| v);
+    if let (Some(u), Some((_, l))) = (&report_url, get("Update", "ReportUrl")) {
+        if let Err(why) = crate::report::check_url(u) {
+            errors.push(bad("ReportUrl", l, u, &why));
+        }
+    }
+    let report_token = get("Update", "ReportToken").map(|(v, _)| v);
+    if let (Some(t), Some((_, l))) = (&report_token, get("Update", "ReportToken")) {
+        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            errors.push(bad(
+                "ReportToken",
+                l,
+                t,
+                "a token has no spaces or control characters; use the one given to `launcher serve --report-token`",
+            ));
+        }
+    }
+
     if !errors.is_empty() {
         return Err(ConfigError::Invalid(errors));
     }
@@ -413,6 +437,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         executable,
         arguments,
         working_dir,
+        report_url,
+        report_token,
     })
 }
 

@@ -30,6 +30,19 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
                 0,
                 started.elapsed().as_secs_f64(),
             );
+            crate::report::record(
+                &cfg,
+                &s.layout,
+                &crate::report::Event {
+                    event: "rollback",
+                    from: Some(&rb.from),
+                    to: Some(&rb.to),
+                    installed: Some(&rb.to),
+                    seconds: started.elapsed().as_secs_f64(),
+                    ..Default::default()
+                },
+            );
+            crate::report::send_soon(&cfg, &s.layout);
             ctx.reporter.info(format!(
                 "Rolled back from {} to {} ({} files) using `{}`; {} is held until a newer release appears",
                 rb.from,

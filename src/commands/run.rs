@@ -12,6 +12,7 @@ use crate::error::{code, Failure};
 use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
+use crate::report;
 use crate::selfupdate::{self, Me};
 use crate::source::SourceError;
 use crate::state::{self, LastResult};
@@ -41,6 +42,17 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                 0,
                 0.0,
             );
+            report::record(
+                &cfg,
+                &ro.layout,
+                &report::Event {
+                    event: "update",
+                    from: ro.state.installed_version(),
+                    installed: ro.state.installed_version(),
+                    error: Some(&e.to_string()),
+                    ..Default::default()
+                },
+            );
             return start_installed(&cfg, &ro, app_args, &e.to_string());
         }
     };
@@ -61,6 +73,23 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     bytes,
                     secs,
                 );
+                report::record(
+                    &cfg,
+                    &session.layout,
+                    &report::Event {
+                        event: match from.as_deref() {
+                            None => "install",
+                            Some(f) if f == to => "repair",
+                            Some(_) => "update",
+                        },
+                        from: from.as_deref(),
+                        to: Some(&to),
+                        installed: Some(&to),
+                        bytes,
+                        seconds: secs,
+                        ..Default::default()
+                    },
+                );
                 if let (true, Some(path)) = (replaced_self, me.path.clone()) {
                     drop(session); // the new launcher takes the lock itself
                     r.info("The launcher was updated; restarting it");
@@ -74,9 +103,23 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                                 one_line(&e)
                             ));
                             let mut s = Session::open(&cfg, r)?;
-                            if let Err(rb) = crate::rollback::rollback(&mut s) {
-                                r.warn(format!("the rollback failed too: {}", one_line(&rb)));
+                            let rolled = crate::rollback::rollback(&mut s);
+                            if let Err(rb) = &rolled {
+                                r.warn(format!("the rollback failed too: {}", one_line(rb)));
                             }
+                            let why = one_line(&e);
+                            report::record(
+                                &cfg,
+                                &s.layout,
+                                &report::Event {
+                                    event: "auto-rollback",
+                                    from: Some(&to),
+                                    to: rolled.as_ref().ok().map(|rb| rb.to.as_str()),
+                                    installed: s.state.installed_version(),
+                                    error: Some(&why),
+                                    ..Default::default()
+                                },
+                            );
                             let m = s.installed().cloned();
                             drop(s);
                             if let Some(m) = m {
@@ -97,6 +140,18 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     &format!("failed: {e}"),
                     0,
                     secs,
+                );
+                report::record(
+                    &cfg,
+                    &session.layout,
+                    &report::Event {
+                        event: if from.is_none() { "install" } else { "update" },
+                        from: from.as_deref(),
+                        installed: from.as_deref(),
+                        error: Some(&e.to_string()),
+                        seconds: secs,
+                        ..Default::default()
+                    },
                 );
                 session.state.last = Some(LastResult {
                     time: crate::manifest::format_time(std::time::SystemTime::now()),
@@ -201,6 +256,16 @@ fn update(
                 s.state.installed_version().unwrap_or("?"),
                 remote.manifest.version
             ));
+            report::record_daily(
+                s.cfg,
+                &s.layout,
+                &report::Event {
+                    event: "hold",
+                    to: Some(&remote.manifest.version),
+                    installed: s.state.installed_version(),
+                    ..Default::default()
+                },
+            );
             *mandatory = false;
             match s.installed() {
                 Some(i) => i.clone(),
@@ -240,6 +305,18 @@ fn update(
                 &format!("backed off: {count} failures, next attempt in {wait} s"),
                 0,
                 0.0,
+            );
+            report::record_daily(
+                s.cfg,
+                &s.layout,
+                &report::Event {
+                    event: "backoff",
+                    from: from.as_deref(),
+                    to: Some(&target.version),
+                    installed: from.as_deref(),
+                    error: Some(&format!("{count} failures with bad content from the server")),
+                    ..Default::default()
+                },
             );
             return Ok(None);
         }
@@ -344,5 +421,16 @@ pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Res
         args,
         cwd: cfg.working_dir.clone().unwrap_or_else(|| cfg.dir.clone()),
     };
+    let layout = crate::state::Layout::new(&cfg.dir);
+    report::record_daily(
+        cfg,
+        &layout,
+        &report::Event {
+            event: "start",
+            installed: Some(&m.version),
+            ..Default::default()
+        },
+    );
+    report::send_soon(cfg, &layout);
     Ok(launch::launch(&l)?)
 }

@@ -87,6 +87,18 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
         .commit(&m, &plan, &result, "repair")
         .context("cannot repair")?;
     s.save()?;
+    crate::report::record(
+        &cfg,
+        &s.layout,
+        &crate::report::Event {
+            event: "repair",
+            from: Some(&m.version),
+            to: Some(&m.version),
+            installed: Some(&m.version),
+            ..Default::default()
+        },
+    );
+    crate::report::send_soon(&cfg, &s.layout);
     r.info(format!(
         "Repaired {} files of {} {}{}",
         plan.ops.len(),

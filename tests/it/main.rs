@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod demo;
 mod faults;
+mod fleet;
 mod hostile;
 mod https;
 mod nginx;
