@@ -11,6 +11,10 @@ use super::{dropped_file, read_dropped, spool_dir, spooled, Report};
 use crate::config::Config;
 use crate::state::Layout;
 use std::fs::OpenOptions;
+use std::time::Duration;
+
+/// How long a sender waits for the one before it to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// What one pass over the spool did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -39,19 +43,47 @@ pub fn send_spool(cfg: &Config) -> SendOutcome {
     else {
         return out;
     };
-    if lock.try_lock().is_err() {
-        out.busy = true;
-        return out;
+    // The sender before may be about to exit, after its last look at the spool and before a report
+    // spooled since; wait for it a little rather than leave that report for the next start.
+    let waited = std::time::Instant::now();
+    while lock.try_lock().is_err() {
+        if waited.elapsed() > LOCK_WAIT {
+            out.busy = true;
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let Ok(names) = spooled(&dir) else {
-        return out;
-    };
+    // Reports spooled while sending are sent too: look again until the spool is empty.
+    loop {
+        let Ok(names) = spooled(&dir) else {
+            return out;
+        };
+        let before = out.sent + out.refused;
+        if names.is_empty() || !send_all(cfg, url, &layout, &dir, names, &mut out) {
+            return out;
+        }
+        // A file that can be neither read nor removed must not keep the sender going round.
+        if out.sent + out.refused == before {
+            return out;
+        }
+    }
+}
+
+/// Sends `names` in order; false when the rest must wait for a later start.
+fn send_all(
+    cfg: &Config,
+    url: &str,
+    layout: &Layout,
+    dir: &std::path::Path,
+    names: Vec<String>,
+    out: &mut SendOutcome,
+) -> bool {
     let client = match client(cfg) {
         Ok(c) => c,
         Err(e) => {
-            log(&layout, &format!("cannot send reports to `{url}`: {e}"));
+            log(layout, &format!("cannot send reports to `{url}`: {e}"));
             out.kept = names.len();
-            return out;
+            return false;
         }
     };
     let mut names = names.into_iter();
@@ -62,7 +94,7 @@ pub fn send_spool(cfg: &Config) -> SendOutcome {
         };
         let Ok(mut report) = serde_json::from_slice::<Report>(&bytes) else {
             log(
-                &layout,
+                layout,
                 &format!("report `{}` is not readable JSON; dropped", path.display()),
             );
             let _ = std::fs::remove_file(&path);
@@ -90,13 +122,13 @@ pub fn send_spool(cfg: &Config) -> SendOutcome {
             }
             Ok(res) if matches!(res.status().as_u16(), 408 | 429) || res.status().is_server_error() => {
                 out.kept = 1 + names.len();
-                break;
+                return false;
             }
             Ok(res) => {
                 let status = res.status();
                 let why = res.text().unwrap_or_default();
                 log(
-                    &layout,
+                    layout,
                     &format!(
                         "report dropped: `{url}` answered {status}: {}",
                         why.trim().chars().take(300).collect::<String>()
@@ -107,11 +139,11 @@ pub fn send_spool(cfg: &Config) -> SendOutcome {
             }
             Err(_) => {
                 out.kept = 1 + names.len();
-                break;
+                return false;
             }
         }
     }
-    out
+    true
 }
 
 /// Subtracts what was just delivered from the dropped count (reports dropped meanwhile stay counted).

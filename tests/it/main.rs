@@ -8,6 +8,7 @@ mod crash;
 mod demo;
 mod faults;
 mod fleet;
+mod fleet_browser;
 mod hostile;
 mod https;
 mod nginx;
