@@ -422,7 +422,7 @@ header p{margin:4px 0 0;opacity:.85}main{max-width:1180px;margin:0 auto;padding:
 section{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:12px 18px;margin:0 0 16px}
 h2{font-size:16px;margin:4px 0 10px}h2 small{font-weight:normal;color:#5b6573}
 .groups{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:16px}
-.groups section{margin:0}table{border-collapse:collapse;width:100%}
+.groups{margin-bottom:16px}.groups section{margin:0}td:first-child{white-space:nowrap}summary{cursor:pointer;margin:8px 0;color:#1f5fa8}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #edf0f4;vertical-align:top}
 th{font-weight:600;color:#5b6573;font-size:12px;text-transform:uppercase;letter-spacing:.03em}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -504,6 +504,29 @@ pub fn render(d: &FleetData) -> String {
     if d.failures_24h.is_empty() {
         h.push_str("<p class=\"muted\">None.</p>");
     } else {
+        // The same message on many machines is one problem: count them first, list them below.
+        let mut by_error: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+        for f in &d.failures_24h {
+            let key = (f.product.as_str(), f.channel.as_str(), f.error.as_deref().unwrap_or(""));
+            *by_error.entry(key).or_default() += 1;
+        }
+        let mut by_error: Vec<_> = by_error.into_iter().collect();
+        by_error.sort_by(|a, b| b.1.cmp(&a.1));
+        h.push_str("<table><tr><th class=\"num\">Machines</th><th>Product</th><th>Error</th></tr>");
+        for ((product, channel, error), n) in &by_error {
+            let _ = write!(
+                h,
+                "<tr><td class=\"num\">{n}</td><td>{} / {}</td><td class=\"err\">{}</td></tr>",
+                esc(product),
+                esc(channel),
+                esc(error)
+            );
+        }
+        let _ = write!(
+            h,
+            "</table><details><summary>Every failure ({})</summary>",
+            d.failures_24h.len()
+        );
         h.push_str("<table><tr><th>Time (UTC)</th><th>Machine</th><th>Product</th><th>What</th><th>Error</th></tr>");
         for f in &d.failures_24h {
             let _ = write!(
@@ -519,7 +542,7 @@ pub fn render(d: &FleetData) -> String {
                 opt(&f.error)
             );
         }
-        h.push_str("</table>");
+        h.push_str("</table></details>");
     }
     h.push_str("</section>");
 

@@ -1381,8 +1381,19 @@ impl ReportDb {
 
 /// `launcher serve --repo REPO --listen LISTEN --reports DB EXTRA...`, stopped when dropped.
 pub fn report_server(repo: &Path, db: &ReportDb, listen: &str, extra: &[&str]) -> Server {
+    report_server_at(Path::new(BIN), repo, db, listen, extra)
+}
+
+/// [`report_server`] with the launcher at `exe` (the benchmark passes the release build).
+pub fn report_server_at(
+    exe: &Path,
+    repo: &Path,
+    db: &ReportDb,
+    listen: &str,
+    extra: &[&str],
+) -> Server {
     std::fs::create_dir_all(repo).unwrap();
-    let mut c = launcher();
+    let mut c = launcher_at(exe);
     c.args(["serve", "--repo", repo.to_str().unwrap(), "--listen", listen])
         .arg("--reports")
         .arg(db.target())
