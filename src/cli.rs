@@ -114,7 +114,12 @@ pub struct ReportsArgs {
     #[arg(long, value_name = "FILE.db|postgres://...")]
     pub reports: Option<String>,
     /// Only accept reports that carry this token (ini ReportToken); also env LAUNCHER_REPORT_TOKEN
-    #[arg(long, env = "LAUNCHER_REPORT_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LAUNCHER_REPORT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub report_token: Option<String>,
     /// Reports accepted per minute from one address (bursts up to the same number); 0: no limit
     #[arg(long, default_value_t = 120, value_name = "N")]
@@ -176,8 +181,19 @@ pub struct PromoteArgs {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "run", "check", "fetch", "verify", "rollback", "status", "publish", "promote", "serve",
-    "keygen", "demo", "help", "__send-reports",
+    "run",
+    "check",
+    "fetch",
+    "verify",
+    "rollback",
+    "status",
+    "publish",
+    "promote",
+    "serve",
+    "keygen",
+    "demo",
+    "help",
+    "__send-reports",
 ];
 
 /// What the command line asks for.

@@ -314,7 +314,9 @@ fn update(
                     from: from.as_deref(),
                     to: Some(&target.version),
                     installed: from.as_deref(),
-                    error: Some(&format!("{count} failures with bad content from the server")),
+                    error: Some(&format!(
+                        "{count} failures with bad content from the server"
+                    )),
                     ..Default::default()
                 },
             );

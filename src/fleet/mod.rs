@@ -142,7 +142,10 @@ async fn post_report(
                 "cannot store a report: {}",
                 crate::error::one_line(&e)
             ));
-            text(StatusCode::SERVICE_UNAVAILABLE, "the report database is not available; try later")
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the report database is not available; try later",
+            )
         }
     }
 }
@@ -161,7 +164,8 @@ impl Fleet {
         if buckets.len() > 100_000 {
             // A flood from many addresses must not grow the map without bound: forget the full buckets
             // (an address that has not sent for a minute is as good as new).
-            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() * per_sec + b.tokens < cap);
+            buckets
+                .retain(|_, b| now.duration_since(b.at).as_secs_f64() * per_sec + b.tokens < cap);
         }
         let b = buckets.entry(ip).or_insert(Bucket {
             tokens: cap,
@@ -223,7 +227,11 @@ pub fn validate(r: &Report) -> Result<i64, String> {
     if r.result != "ok" && r.result != "failed" {
         return Err("field `result` must be `ok` or `failed`".into());
     }
-    for (field, v) in [("from", &r.from), ("to", &r.to), ("installed", &r.installed)] {
+    for (field, v) in [
+        ("from", &r.from),
+        ("to", &r.to),
+        ("installed", &r.installed),
+    ] {
         if let Some(v) = v {
             plain(field, v, 64, true)?;
         }
@@ -288,7 +296,8 @@ mod tests {
     #[test]
     fn a_report_out_of_bounds_is_refused_with_the_field_named() {
         assert!(validate(&report()).is_ok());
-        let cases: Vec<(&str, Box<dyn Fn(&mut Report)>)> = vec![
+        type Breaker = Box<dyn Fn(&mut Report)>;
+        let cases: Vec<(&str, Breaker)> = vec![
             ("id", Box::new(|r| r.id = "x".into())),
             ("machine", Box::new(|r| r.machine = "a\nb".into())),
             ("product", Box::new(|r| r.product = "../etc".into())),

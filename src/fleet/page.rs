@@ -208,12 +208,18 @@ fn assemble(
 ) -> FleetData {
     let mut all: Vec<Machine> = latest.iter().map(machine).collect();
     all.sort_by(|a, b| {
-        (&a.product, &a.channel, a.machine.to_lowercase(), &a.install_id).cmp(&(
-            &b.product,
-            &b.channel,
-            b.machine.to_lowercase(),
-            &b.install_id,
-        ))
+        (
+            &a.product,
+            &a.channel,
+            a.machine.to_lowercase(),
+            &a.install_id,
+        )
+            .cmp(&(
+                &b.product,
+                &b.channel,
+                b.machine.to_lowercase(),
+                &b.install_id,
+            ))
     });
     let mut by_group: BTreeMap<(String, String), Vec<&Stored>> = BTreeMap::new();
     for s in &latest {
@@ -507,11 +513,15 @@ pub fn render(d: &FleetData) -> String {
         // The same message on many machines is one problem: count them first, list them below.
         let mut by_error: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
         for f in &d.failures_24h {
-            let key = (f.product.as_str(), f.channel.as_str(), f.error.as_deref().unwrap_or(""));
+            let key = (
+                f.product.as_str(),
+                f.channel.as_str(),
+                f.error.as_deref().unwrap_or(""),
+            );
             *by_error.entry(key).or_default() += 1;
         }
         let mut by_error: Vec<_> = by_error.into_iter().collect();
-        by_error.sort_by(|a, b| b.1.cmp(&a.1));
+        by_error.sort_by_key(|e| std::cmp::Reverse(e.1));
         h.push_str("<table><tr><th class=\"num\">Machines</th><th>Product</th><th>Error</th></tr>");
         for ((product, channel, error), n) in &by_error {
             let _ = write!(
@@ -640,7 +650,10 @@ mod tests {
 
     #[test]
     fn query_takes_days_and_a_well_formed_machine_only() {
-        assert_eq!(query(Some("stale_days=3&machine=0123456789abcdef")), (3, Some("0123456789abcdef".into())));
+        assert_eq!(
+            query(Some("stale_days=3&machine=0123456789abcdef")),
+            (3, Some("0123456789abcdef".into()))
+        );
         assert_eq!(query(Some("stale_days=x&machine=%3Cscript%3E")), (7, None));
         assert_eq!(query(None), (7, None));
     }

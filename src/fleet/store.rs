@@ -150,28 +150,30 @@ impl Store {
             Store::Sqlite(s) => {
                 let (r, address) = (r.clone(), address.to_string());
                 s.write(move |c| {
-                    let n = c.prepare_cached(&sqlite_sql(INSERT))?.execute(rusqlite::params![
-                        r.id,
-                        r.install_id,
-                        r.machine,
-                        r.os,
-                        r.launcher_version,
-                        r.product,
-                        r.channel,
-                        r.platform,
-                        r.event,
-                        r.result,
-                        r.from,
-                        r.to,
-                        r.installed,
-                        r.error,
-                        r.bytes as i64,
-                        r.seconds,
-                        r.dropped as i64,
-                        reported_us,
-                        received_at,
-                        address
-                    ])?;
+                    let n = c
+                        .prepare_cached(&sqlite_sql(INSERT))?
+                        .execute(rusqlite::params![
+                            r.id,
+                            r.install_id,
+                            r.machine,
+                            r.os,
+                            r.launcher_version,
+                            r.product,
+                            r.channel,
+                            r.platform,
+                            r.event,
+                            r.result,
+                            r.from,
+                            r.to,
+                            r.installed,
+                            r.error,
+                            r.bytes as i64,
+                            r.seconds,
+                            r.dropped as i64,
+                            reported_us,
+                            received_at,
+                            address
+                        ])?;
                     Ok(n == 1)
                 })
                 .await

@@ -339,7 +339,9 @@ mod tests {
         trim(dir.path(), 5).unwrap();
         assert_eq!(
             spooled(dir.path()).unwrap(),
-            (2..7).map(|i| format!("{i:020}-x.json")).collect::<Vec<_>>()
+            (2..7)
+                .map(|i| format!("{i:020}-x.json"))
+                .collect::<Vec<_>>()
         );
         assert_eq!(read_dropped(dir.path()), 2);
         std::fs::write(dir.path().join(format!("{:020}-x.json", 9)), b"{}").unwrap();

@@ -100,7 +100,7 @@ fn send_all(
             let _ = std::fs::remove_file(&path);
             continue;
         };
-        let dropped = read_dropped(&dir);
+        let dropped = read_dropped(dir);
         report.dropped = report.dropped.saturating_add(dropped);
         let Ok(body) = serde_json::to_vec(&report) else {
             continue;
@@ -117,10 +117,12 @@ fn send_all(
                 out.sent += 1;
                 let _ = std::fs::remove_file(&path);
                 if dropped > 0 {
-                    forget_dropped(&dir, dropped);
+                    forget_dropped(dir, dropped);
                 }
             }
-            Ok(res) if matches!(res.status().as_u16(), 408 | 429) || res.status().is_server_error() => {
+            Ok(res)
+                if matches!(res.status().as_u16(), 408 | 429) || res.status().is_server_error() =>
+            {
                 out.kept = 1 + names.len();
                 return false;
             }

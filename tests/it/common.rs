@@ -1286,12 +1286,27 @@ impl Postgres {
         let data_s = pg.data.to_str().unwrap().to_string();
         pg.tool(
             "initdb",
-            &["-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            &[
+                "-D",
+                &data_s,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
         )
         .success();
-        let opts = format!("-p {port} -h 127.0.0.1 -k {data_s} -c fsync=off -c max_connections=200");
+        let opts =
+            format!("-p {port} -h 127.0.0.1 -k {data_s} -c fsync=off -c max_connections=200");
         let log = format!("{data_s}/server.log");
-        let started = pg.tool("pg_ctl", &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "-t", "60", "start"]);
+        let started = pg.tool(
+            "pg_ctl",
+            &[
+                "-D", &data_s, "-o", &opts, "-l", &log, "-w", "-t", "60", "start",
+            ],
+        );
         assert_eq!(
             started.code(),
             0,
@@ -1319,9 +1334,30 @@ impl Postgres {
 
     /// `psql -tA -c SQL` against the server; the output, trimmed.
     pub fn psql(&self, sql: &str) -> String {
-        let port = self.url.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
         let r = self
-            .tool("psql", &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-tA", "-c", sql])
+            .tool(
+                "psql",
+                &[
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-tA",
+                    "-c",
+                    sql,
+                ],
+            )
             .success();
         r.stdout().trim().to_string()
     }
@@ -1394,12 +1430,18 @@ pub fn report_server_at(
 ) -> Server {
     std::fs::create_dir_all(repo).unwrap();
     let mut c = launcher_at(exe);
-    c.args(["serve", "--repo", repo.to_str().unwrap(), "--listen", listen])
-        .arg("--reports")
-        .arg(db.target())
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    c.args([
+        "serve",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--listen",
+        listen,
+    ])
+    .arg("--reports")
+    .arg(db.target())
+    .args(extra)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     let mut child = c.spawn().expect("start launcher serve --reports");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
@@ -1416,7 +1458,12 @@ pub fn report_server_at(
 /// `GET /fleet.json` (with `query`, such as `?machine=ID`) as JSON.
 pub fn fleet_json(base: &str, query: &str) -> serde_json::Value {
     let reply = http(base, "GET", &format!("/fleet.json{query}"), &[]);
-    assert_eq!(reply.status, 200, "GET /fleet.json: {}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "GET /fleet.json: {}",
+        String::from_utf8_lossy(&reply.body)
+    );
     serde_json::from_slice(&reply.body).unwrap()
 }
 

@@ -81,7 +81,11 @@ fn install_update_and_history_reach_the_fleet(postgres: bool) {
         .collect();
     for want in [
         ("install".to_string(), None, Some("1.0".to_string())),
-        ("update".to_string(), Some("1.0".to_string()), Some("2.0".to_string())),
+        (
+            "update".to_string(),
+            Some("1.0".to_string()),
+            Some("2.0".to_string()),
+        ),
         ("start".to_string(), None, None),
     ] {
         assert!(events.contains(&want), "{want:?} missing from {events:?}");
@@ -94,7 +98,11 @@ fn install_update_and_history_reach_the_fleet(postgres: bool) {
         .unwrap();
     assert!(update["bytes"].as_u64().unwrap() > 0, "{update:#}");
     assert_eq!(update["result"], "ok");
-    assert!(spooled_reports(&site.app).is_empty(), "{}", listing(&site.app));
+    assert!(
+        spooled_reports(&site.app).is_empty(),
+        "{}",
+        listing(&site.app)
+    );
 }
 
 #[test]
@@ -142,7 +150,11 @@ fn offline_reports_are_spooled_and_arrive_when_the_server_is_back(postgres: bool
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !spooled_reports(&site.app).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "{}", listing(&site.app));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            listing(&site.app)
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -349,7 +361,11 @@ fn a_report_server_that_never_answers_does_not_delay_the_app() {
         Ok(0) => panic!("the sender gave up although the app already ran"),
         _ => {}
     }
-    assert!(!spooled_reports(&site.app).is_empty(), "{}", listing(&site.app));
+    assert!(
+        !spooled_reports(&site.app).is_empty(),
+        "{}",
+        listing(&site.app)
+    );
     // The sender is detached and bounded by Timeout; end it now by closing its connection.
     drop(conn);
     drop(hole);
@@ -363,7 +379,12 @@ fn a_full_spool_drops_the_oldest_and_says_how_many() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     // The first launch installs from the folder; after that the server (down) is the update source.
-    install_with_reports(&site, site.repo.to_str().unwrap(), &format!("{url}/reports"), "");
+    install_with_reports(
+        &site,
+        site.repo.to_str().unwrap(),
+        &format!("{url}/reports"),
+        "",
+    );
     site.assert_launched(&site.launcher(&[]).success(), "1.0");
     install_with_reports(&site, &url, &format!("{url}/reports"), "");
     let launches = 105;
@@ -372,7 +393,12 @@ fn a_full_spool_drops_the_oldest_and_says_how_many() {
     }
     // Made: install + start + one failed update per launch.
     let made = 2 + launches as u64;
-    assert_eq!(spooled_reports(&site.app).len(), 100, "{}", listing(&site.app));
+    assert_eq!(
+        spooled_reports(&site.app).len(),
+        100,
+        "{}",
+        listing(&site.app)
+    );
     let dropped: u64 = std::fs::read_to_string(site.app.join(".launcher/reports/dropped"))
         .unwrap()
         .trim()

@@ -111,7 +111,9 @@ fn fleet_page_in_chromium_shows_what_a_hundred_launchers_reported() {
     // 2.1 on beta has a damaged file on the server: every beta machine fails and keeps 2.0.
     publish_to("2.1", "beta");
     let damaged = sha256_hex(b"2.1\n");
-    let blob = bench.repo.join(format!("demo/blobs/{}/{damaged}", &damaged[..2]));
+    let blob = bench
+        .repo
+        .join(format!("demo/blobs/{}/{damaged}", &damaged[..2]));
     assert!(blob.is_file(), "{}", listing(&bench.repo));
     write(&blob, b"9.9\n");
     parallel(&machines[STABLE..], |m| launch(m, &[]));
@@ -128,7 +130,12 @@ fn fleet_page_in_chromium_shows_what_a_hundred_launchers_reported() {
     assert!(sent >= 300, "a few hundred reports: {sent}");
 
     let profile = tempfile::tempdir().unwrap();
-    let dom = browse(browser, &format!("{}/fleet", srv.url), "--dump-dom", profile.path());
+    let dom = browse(
+        browser,
+        &format!("{}/fleet", srv.url),
+        "--dump-dom",
+        profile.path(),
+    );
     assert_eq!(after(&dom, "data-k=\"machines\">"), "100");
     assert_eq!(after(&dom, "data-k=\"reports\">"), sent.to_string());
     assert_eq!(after(&dom, "data-k=\"failures\">"), BETA.to_string());
@@ -137,14 +144,23 @@ fn fleet_page_in_chromium_shows_what_a_hundred_launchers_reported() {
     let stable = group(&dom, "demo/stable");
     let on_new = UPDATED - ROLLED_BACK;
     assert_eq!(after(stable, "data-k=\"on-newest\">"), on_new.to_string());
-    assert_eq!(after(stable, "data-k=\"group-machines\">"), STABLE.to_string());
+    assert_eq!(
+        after(stable, "data-k=\"group-machines\">"),
+        STABLE.to_string()
+    );
     assert_eq!(after(stable, "data-k=\"rollout\">"), "66.7");
     assert_eq!(
-        after(stable, "data-version=\"2.0\"><td>2.0</td><td class=\"num\">"),
+        after(
+            stable,
+            "data-version=\"2.0\"><td>2.0</td><td class=\"num\">"
+        ),
         on_new.to_string()
     );
     assert_eq!(
-        after(stable, "data-version=\"1.0\"><td>1.0</td><td class=\"num\">"),
+        after(
+            stable,
+            "data-version=\"1.0\"><td>1.0</td><td class=\"num\">"
+        ),
         (STABLE - on_new).to_string()
     );
     let beta = group(&dom, "demo/beta");
@@ -158,7 +174,10 @@ fn fleet_page_in_chromium_shows_what_a_hundred_launchers_reported() {
     assert!(dom.contains(">PC-099</a>"), "{dom}");
     assert_eq!(fleet["failures_24h"].as_array().unwrap().len(), BETA);
     let error = fleet["failures_24h"][0]["error"].as_str().unwrap();
-    assert!(error.contains("SHA-256") || error.contains("hash"), "{error}");
+    assert!(
+        error.contains("SHA-256") || error.contains("hash"),
+        "{error}"
+    );
 
     // A click on a machine: its history, newest first.
     let id = std::fs::read_to_string(machines[0].1.app.join(".launcher/install-id")).unwrap();
@@ -171,7 +190,10 @@ fn fleet_page_in_chromium_shows_what_a_hundred_launchers_reported() {
     assert_eq!(after(&page, "data-k=\"history\">"), "5");
     let history = &page[page.find("id=\"history\"").unwrap()..];
     for event in ["install", "start", "update", "rollback", "hold"] {
-        assert!(history.contains(&format!("<td>{event}</td>")), "{event}: {history}");
+        assert!(
+            history.contains(&format!("<td>{event}</td>")),
+            "{event}: {history}"
+        );
     }
 
     let shot = profile.path().join("fleet.png");
@@ -182,7 +204,11 @@ fn fleet_page_in_chromium_shows_what_a_hundred_launchers_reported() {
         &tempfile::tempdir().unwrap().path().join("p"),
     );
     let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
     if let Some(keep) = std::env::var_os("LAUNCHER_FLEET_SCREENSHOT") {
         std::fs::write(&keep, &png).unwrap();
     }

@@ -15,7 +15,13 @@ const CONNECTIONS: usize = 16;
 fn load(db: ReportDb, name: &str) {
     let repo = tempfile::tempdir().unwrap();
     let srv = match std::env::var_os("LAUNCHER_BENCH_BIN") {
-        Some(bin) => report_server_at(std::path::Path::new(&bin), repo.path(), &db, "127.0.0.1:0", &[]),
+        Some(bin) => report_server_at(
+            std::path::Path::new(&bin),
+            repo.path(),
+            &db,
+            "127.0.0.1:0",
+            &[],
+        ),
         None => report_server(repo.path(), &db, "127.0.0.1:0", &[]),
     };
     let url = format!("{}/reports", srv.url);
@@ -84,7 +90,10 @@ fn load(db: ReportDb, name: &str) {
     assert_eq!(db.count(), LAUNCHERS as i64, "no report is lost");
     let fleet = fleet_json(&srv.url, "");
     assert_eq!(fleet["machines"], LAUNCHERS);
-    assert_eq!(fleet["failures_24h"].as_array().unwrap().len(), LAUNCHERS / 50);
+    assert_eq!(
+        fleet["failures_24h"].as_array().unwrap().len(),
+        LAUNCHERS / 50
+    );
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 * p).ceil() as usize).min(times.len()) - 1];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
