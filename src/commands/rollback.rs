@@ -13,7 +13,23 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
     let mut s = Session::open(&cfg, &ctx.reporter).context("cannot open the install")?;
     report_recovery(&s.recovered, &ctx.reporter);
     let started = std::time::Instant::now();
-    match rollback(&mut s) {
+    let result = rollback(&mut s);
+    if let Err(e) = &result {
+        let installed = s.state.installed_version().map(str::to_string);
+        crate::report::record(
+            &cfg,
+            &s.layout,
+            &crate::report::Event {
+                event: "rollback",
+                from: installed.as_deref(),
+                installed: installed.as_deref(),
+                error: Some(&crate::error::one_line(e)),
+                ..Default::default()
+            },
+        );
+        crate::report::send_soon(&cfg, &s.layout);
+    }
+    match result {
         Ok(rb) => {
             s.state.last = Some(LastResult {
                 time: crate::manifest::format_time(std::time::SystemTime::now()),

@@ -81,11 +81,32 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
         &crate::progress::Reporter::silent(),
     );
     let plan = s.plan_for(&m, &result)?;
-    s.stage(&plan)
-        .context("cannot download the files to repair")?;
-    let backup = s
-        .commit(&m, &plan, &result, "repair")
-        .context("cannot repair")?;
+    let applied = s
+        .stage(&plan)
+        .context("cannot download the files to repair")
+        .and_then(|_| {
+            s.commit(&m, &plan, &result, "repair")
+                .context("cannot repair")
+        });
+    let backup = match applied {
+        Ok(b) => b,
+        Err(e) => {
+            crate::report::record(
+                &cfg,
+                &s.layout,
+                &crate::report::Event {
+                    event: "repair",
+                    from: Some(&m.version),
+                    to: Some(&m.version),
+                    installed: Some(&m.version),
+                    error: Some(&format!("{e:#}")),
+                    ..Default::default()
+                },
+            );
+            crate::report::send_soon(&cfg, &s.layout);
+            return Err(e);
+        }
+    };
     s.save()?;
     crate::report::record(
         &cfg,

@@ -435,3 +435,29 @@ fn a_bad_report_url_is_a_config_error_naming_the_key() {
         .stderr_has("ReportUrl = ftp://x/reports")
         .stderr_has("POST /reports");
 }
+
+#[test]
+fn a_rollback_that_cannot_happen_is_reported_as_a_failure() {
+    let db = ReportDb::sqlite();
+    let site = site();
+    site.publish("1.0", &[]);
+    let srv = report_server(&site.repo, &db, "127.0.0.1:0", &[]);
+    install_with_reports(
+        &site,
+        site.repo.to_str().unwrap(),
+        &format!("{}/reports", srv.url),
+        "",
+    );
+    site.assert_launched(&site.launcher(&[]).success(), "1.0");
+    // Nothing was updated yet, so there is no backup to go back to.
+    site.launcher(&["rollback"]).failure();
+    let fleet = wait_for_reports(&srv.url, 3);
+    let failures = fleet["failures_24h"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{fleet:#}");
+    assert_eq!(failures[0]["event"], "rollback");
+    assert_eq!(failures[0]["installed"], "1.0");
+    assert!(
+        failures[0]["error"].as_str().unwrap().contains("backup"),
+        "{fleet:#}"
+    );
+}
