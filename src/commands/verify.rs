@@ -88,26 +88,7 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
             s.commit(&m, &plan, &result, "repair")
                 .context("cannot repair")
         });
-    let backup = match applied {
-        Ok(b) => b,
-        Err(e) => {
-            crate::report::record(
-                &cfg,
-                &s.layout,
-                &crate::report::Event {
-                    event: "repair",
-                    from: Some(&m.version),
-                    to: Some(&m.version),
-                    installed: Some(&m.version),
-                    error: Some(&format!("{e:#}")),
-                    ..Default::default()
-                },
-            );
-            crate::report::send_soon(&cfg, &s.layout);
-            return Err(e);
-        }
-    };
-    s.save()?;
+    let error = applied.as_ref().err().map(|e| format!("{e:#}"));
     crate::report::record(
         &cfg,
         &s.layout,
@@ -116,10 +97,13 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
             from: Some(&m.version),
             to: Some(&m.version),
             installed: Some(&m.version),
+            error: error.as_deref(),
             ..Default::default()
         },
     );
     crate::report::send_soon(&cfg, &s.layout);
+    let backup = applied?;
+    s.save()?;
     r.info(format!(
         "Repaired {} files of {} {}{}",
         plan.ops.len(),

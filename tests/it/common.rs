@@ -1498,3 +1498,25 @@ pub fn spooled_reports(app: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A report as the launcher sends it, with `id` and `install_id` made from `n`.
+pub fn fleet_report(n: usize) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("report-{n:08}"),
+        "install_id": format!("install-{n:08}"),
+        "machine": format!("PC-{n:03}"),
+        "os": "linux x86_64",
+        "launcher_version": "0.1.0",
+        "product": "demo",
+        "channel": "stable",
+        "platform": PLATFORM,
+        "event": "update",
+        "result": "ok",
+        "from": "1.0",
+        "to": "2.0",
+        "installed": "2.0",
+        "bytes": 1234,
+        "seconds": 0.5,
+        "time": "2026-11-20T20:00:00Z",
+    })
+}

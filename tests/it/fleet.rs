@@ -169,28 +169,6 @@ fn offline_reports_are_spooled_and_arrive_when_the_server_is_back_postgres() {
     offline_reports_are_spooled_and_arrive_when_the_server_is_back(true);
 }
 
-/// A report as the launcher sends it, with `id` and `install_id` made from `n`.
-fn report_json(n: usize) -> serde_json::Value {
-    serde_json::json!({
-        "id": format!("report-{n:08}"),
-        "install_id": format!("install-{n:08}"),
-        "machine": format!("PC-{n:03}"),
-        "os": "linux x86_64",
-        "launcher_version": "0.1.0",
-        "product": "demo",
-        "channel": "stable",
-        "platform": PLATFORM,
-        "event": "update",
-        "result": "ok",
-        "from": "1.0",
-        "to": "2.0",
-        "installed": "2.0",
-        "bytes": 1234,
-        "seconds": 0.5,
-        "time": "2026-11-20T20:00:00Z",
-    })
-}
-
 fn post(base: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
     let host = base.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();
@@ -238,7 +216,7 @@ fn bad_reports_are_refused_with_a_reason_and_not_stored(postgres: bool) {
         &["--report-token", "s3cret", "--report-limit", "1000"],
     );
     let auth = [("Authorization", "Bearer s3cret")];
-    let good = serde_json::to_vec(&report_json(1)).unwrap();
+    let good = serde_json::to_vec(&fleet_report(1)).unwrap();
     let body = |r: &Reply| String::from_utf8_lossy(&r.body).into_owned();
 
     let r = post(&srv.url, &good, &[]);
@@ -249,16 +227,16 @@ fn bad_reports_are_refused_with_a_reason_and_not_stored(postgres: bool) {
 
     let r = post(&srv.url, b"{not json", &auth);
     assert_eq!(r.status, 400, "{}", body(&r));
-    let mut bad = report_json(2);
+    let mut bad = fleet_report(2);
     bad["product"] = "../../etc".into();
     let r = post(&srv.url, &serde_json::to_vec(&bad).unwrap(), &auth);
     assert_eq!(r.status, 422, "{}", body(&r));
     assert!(body(&r).contains("`product`"), "{}", body(&r));
-    let mut bad = report_json(3);
+    let mut bad = fleet_report(3);
     bad["machine"] = "x".repeat(300).into();
     let r = post(&srv.url, &serde_json::to_vec(&bad).unwrap(), &auth);
     assert_eq!(r.status, 422, "{}", body(&r));
-    let mut huge = report_json(4);
+    let mut huge = fleet_report(4);
     huge["error"] = "e".repeat(100_000).into();
     let r = post(&srv.url, &serde_json::to_vec(&huge).unwrap(), &auth);
     assert_eq!(r.status, 413, "{}", body(&r));
@@ -314,11 +292,22 @@ fn a_flood_from_one_address_is_throttled_and_others_still_get_in() {
     let site = site();
     let srv = report_server(&site.repo, &db, "127.0.0.1:0", &["--report-limit", "5"]);
     let statuses: Vec<u16> = (0..8)
-        .map(|n| post(&srv.url, &serde_json::to_vec(&report_json(n)).unwrap(), &[]).status)
+        .map(|n| {
+            post(
+                &srv.url,
+                &serde_json::to_vec(&fleet_report(n)).unwrap(),
+                &[],
+            )
+            .status
+        })
         .collect();
     assert_eq!(&statuses[..5], &[201; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
-    let r = post(&srv.url, &serde_json::to_vec(&report_json(9)).unwrap(), &[]);
+    let r = post(
+        &srv.url,
+        &serde_json::to_vec(&fleet_report(9)).unwrap(),
+        &[],
+    );
     assert!(r.header("retry-after").is_some(), "{r:?}");
     assert_eq!(db.count(), 5);
     // Another machine (another loopback source address) is not held back by the flood.
@@ -329,7 +318,7 @@ fn a_flood_from_one_address_is_throttled_and_others_still_get_in() {
     let res = client
         .post(format!("{}/reports", srv.url))
         .header("Content-Type", "application/json")
-        .body(serde_json::to_vec(&report_json(10)).unwrap())
+        .body(serde_json::to_vec(&fleet_report(10)).unwrap())
         .send()
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
@@ -460,4 +449,27 @@ fn a_rollback_that_cannot_happen_is_reported_as_a_failure() {
         failures[0]["error"].as_str().unwrap().contains("backup"),
         "{fleet:#}"
     );
+}
+
+#[test]
+fn a_repair_is_reported() {
+    let db = ReportDb::sqlite();
+    let site = site();
+    site.publish("1.0", &[]);
+    let srv = report_server(&site.repo, &db, "127.0.0.1:0", &[]);
+    install_with_reports(
+        &site,
+        site.repo.to_str().unwrap(),
+        &format!("{}/reports", srv.url),
+        "",
+    );
+    site.assert_launched(&site.launcher(&[]).success(), "1.0");
+    write(&site.app.join("VERSION"), "damaged\n");
+    site.launcher(&["verify", "--repair"]).success();
+    let fleet = wait_for_reports(&srv.url, 3);
+    let id = std::fs::read_to_string(site.app.join(".launcher/install-id")).unwrap();
+    let m = machine(&fleet, id.trim());
+    assert_eq!(m["last_event"], "repair", "{fleet:#}");
+    assert_eq!(m["last_result"], "ok");
+    assert_eq!(m["version"], "1.0");
 }

@@ -34,7 +34,12 @@ fn load(db: ReportDb, name: &str) {
                     let mut times = Vec::new();
                     for n in (w..LAUNCHERS).step_by(CONNECTIONS) {
                         // One machine: its own source address and install id.
-                        let addr = std::net::IpAddr::from([127, 0, 1 + (n / 250) as u8, 1 + (n % 250) as u8]);
+                        let addr = std::net::IpAddr::from([
+                            127,
+                            0,
+                            1 + (n / 250) as u8,
+                            1 + (n % 250) as u8,
+                        ]);
                         // Plain http: loading the system's CA bundle for each client would only
                         // measure the load generator.
                         let client = reqwest::blocking::Client::builder()
@@ -44,25 +49,16 @@ fn load(db: ReportDb, name: &str) {
                             .timeout(Duration::from_secs(30))
                             .build()
                             .unwrap();
-                        let body = serde_json::json!({
-                            "id": format!("load-report-{n:06}"),
-                            "install_id": format!("load-install-{n:06}"),
-                            "machine": format!("LOAD-{n:04}"),
-                            "os": "linux x86_64",
-                            "launcher_version": "0.1.0",
-                            "product": "demo",
-                            "channel": "stable",
-                            "platform": PLATFORM,
-                            "event": if n % 10 == 0 { "update" } else { "start" },
-                            "result": if n % 50 == 0 { "failed" } else { "ok" },
-                            "from": "1.0",
-                            "to": "2.0",
-                            "installed": if n % 3 == 0 { "1.0" } else { "2.0" },
-                            "error": if n % 50 == 0 { Some("the server answered 503") } else { None },
-                            "bytes": n * 1000,
-                            "seconds": 0.25,
-                            "time": "2026-11-20T20:00:00.000001Z",
-                        });
+                        let mut body = fleet_report(n);
+                        body["id"] = format!("load-report-{n:06}").into();
+                        body["install_id"] = format!("load-install-{n:06}").into();
+                        body["machine"] = format!("LOAD-{n:04}").into();
+                        body["event"] = if n % 10 == 0 { "update" } else { "start" }.into();
+                        body["installed"] = if n % 3 == 0 { "1.0" } else { "2.0" }.into();
+                        if n % 50 == 0 {
+                            body["result"] = "failed".into();
+                            body["error"] = "the server answered 503".into();
+                        }
                         let body = serde_json::to_vec(&body).unwrap();
                         let t = Instant::now();
                         let res = client
