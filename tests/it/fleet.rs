@@ -27,7 +27,7 @@ fn machine<'a>(fleet: &'a serde_json::Value, install_id: &str) -> &'a serde_json
         .unwrap_or_else(|| panic!("install {install_id} is not on /fleet:\n{fleet:#}"))
 }
 
-fn install_id(app: &Path) -> String {
+pub(crate) fn install_id(app: &Path) -> String {
     std::fs::read_to_string(app.join(".launcher/install-id"))
         .unwrap()
         .trim()

@@ -9,6 +9,7 @@ mod demo;
 mod faults;
 mod fleet;
 mod fleet_browser;
+mod fleet_faults;
 mod fleet_load;
 mod hostile;
 mod https;
