@@ -116,7 +116,8 @@ pub struct Sqlite {
 }
 
 pub struct Postgres {
-    clients: Vec<tokio_postgres::Client>,
+    url: String,
+    slots: Vec<Mutex<Arc<tokio_postgres::Client>>>,
     next: AtomicUsize,
 }
 
@@ -182,6 +183,7 @@ impl Store {
                 let (bytes, dropped) = (r.bytes as i64, r.dropped as i64);
                 let n = p
                     .client()
+                    .await?
                     .execute(
                         INSERT,
                         &[
@@ -239,7 +241,7 @@ impl Store {
                 s.read(|c| Ok(c.query_row(COUNT, [], |row| row.get(0))?))
                     .await
             }
-            Store::Postgres(p) => Ok(p.client().query_one(COUNT, &[]).await?.get(0)),
+            Store::Postgres(p) => Ok(p.client().await?.query_one(COUNT, &[]).await?.get(0)),
         }
     }
 
@@ -294,7 +296,7 @@ impl Store {
                         Param::Text(t) => t as &(dyn tokio_postgres::types::ToSql + Sync),
                     })
                     .collect();
-                let rows = p.client().query(&sql, &bound).await?;
+                let rows = p.client().await?.query(&sql, &bound).await?;
                 Ok(rows
                     .iter()
                     .map(|row| Stored {
@@ -423,15 +425,7 @@ impl Postgres {
         let shown = redact(url);
         let mut clients = Vec::with_capacity(PG_CONNECTIONS);
         for _ in 0..PG_CONNECTIONS {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .map_err(|source| StoreError::PgConnect {
-                    url: shown.clone(),
-                    source,
-                })?;
-            // The connection object does the socket work; it ends when its client is dropped.
-            tokio::spawn(connection);
-            clients.push(client);
+            clients.push(connect(url).await?);
         }
         let Some(first) = clients.first_mut() else {
             return Err(StoreError::Worker);
@@ -462,16 +456,44 @@ impl Postgres {
         }
         tx.commit().await?;
         Ok(Postgres {
-            clients,
+            url: url.to_string(),
+            slots: clients
+                .into_iter()
+                .map(|c| Mutex::new(Arc::new(c)))
+                .collect(),
             next: AtomicUsize::new(0),
         })
     }
 
-    /// The connections take turns; each pipelines the queries given to it.
-    fn client(&self) -> &tokio_postgres::Client {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        &self.clients[i]
+    /// The connections take turns; each pipelines the queries given to it. A connection found closed
+    /// (PostgreSQL restarted, the network dropped it) is replaced here, so the server recovers without
+    /// a restart; the request that met the closed connection was answered `503` and is sent again by
+    /// its launcher.
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let current = slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        // Two requests may both find the slot closed and both connect; the later one replaces the
+        // earlier, whose connection closes when its request is done.
+        let fresh = Arc::new(connect(&self.url).await?);
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        Ok(fresh)
     }
+}
+
+/// One connection to PostgreSQL; its socket work runs as a task that ends when the client is dropped
+/// or the server goes away.
+async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|source| StoreError::PgConnect {
+            url: redact(url),
+            source,
+        })?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 /// The URL without its password, for messages.

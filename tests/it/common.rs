@@ -1229,6 +1229,8 @@ pub struct Postgres {
     pub url: String,
     bin: PathBuf,
     data: PathBuf,
+    /// `pg_ctl start`'s arguments after `-D DATA`: the server's options and its log file.
+    start_args: Vec<String>,
     as_user: Option<&'static str>,
     _tmp: tempfile::TempDir,
 }
@@ -1265,6 +1267,14 @@ impl Postgres {
         let as_user = if root {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            for dir in tmp.path().ancestors().skip(1) {
+                let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+                assert!(
+                    mode & 0o001 != 0,
+                    "PostgreSQL runs as the `postgres` user, which cannot enter `{}`: set TMPDIR to a folder every user can enter, such as /tmp",
+                    dir.display()
+                );
+            }
             let st = Command::new("chown")
                 .args(["postgres:postgres"])
                 .arg(&data)
@@ -1276,14 +1286,18 @@ impl Postgres {
             None
         };
         let port = free_port();
+        let data_s = data.to_str().unwrap().to_string();
+        let opts =
+            format!("-p {port} -h 127.0.0.1 -k {data_s} -c fsync=off -c max_connections=200");
+        let log = format!("{data_s}/server.log");
         let pg = Postgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             bin,
             data,
+            start_args: vec!["-o".into(), opts, "-l".into(), log.clone()],
             as_user,
             _tmp: tmp,
         };
-        let data_s = pg.data.to_str().unwrap().to_string();
         pg.tool(
             "initdb",
             &[
@@ -1298,15 +1312,7 @@ impl Postgres {
             ],
         )
         .success();
-        let opts =
-            format!("-p {port} -h 127.0.0.1 -k {data_s} -c fsync=off -c max_connections=200");
-        let log = format!("{data_s}/server.log");
-        let started = pg.tool(
-            "pg_ctl",
-            &[
-                "-D", &data_s, "-o", &opts, "-l", &log, "-w", "-t", "60", "start",
-            ],
-        );
+        let started = pg.pg_ctl_start();
         assert_eq!(
             started.code(),
             0,
@@ -1519,4 +1525,25 @@ pub fn fleet_report(n: usize) -> serde_json::Value {
         "seconds": 0.5,
         "time": "2026-11-20T20:00:00Z",
     })
+}
+
+impl Postgres {
+    /// Restarts the server (stop `-m fast`, start with the same port and options): every connection
+    /// to it is closed, as when IT restarts or upgrades PostgreSQL under a running `launcher serve`.
+    /// Not `pg_ctl restart`: it cannot be given a log file, so the new server would keep the
+    /// output pipe of `pg_ctl` open and the test would wait for it forever.
+    pub fn restart(&self) {
+        let data = self.data.to_str().unwrap().to_string();
+        self.tool("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+            .success();
+        self.pg_ctl_start().success();
+    }
+
+    fn pg_ctl_start(&self) -> Run {
+        let data = self.data.to_str().unwrap().to_string();
+        let mut args = vec!["-D", &data];
+        args.extend(self.start_args.iter().map(String::as_str));
+        args.extend(["-w", "-t", "60", "start"]);
+        self.tool("pg_ctl", &args)
+    }
 }

@@ -304,3 +304,44 @@ fn a_full_disk_under_the_spool_does_not_stop_the_update_or_the_app() {
         "{log}"
     );
 }
+
+#[test]
+fn reports_reach_postgres_again_after_it_restarts_under_the_server() {
+    let Some(db) = ReportDb::postgres() else {
+        return;
+    };
+    let repo = tempfile::tempdir().unwrap();
+    let srv = report_server(repo.path(), &db, "127.0.0.1:0", &[]);
+    let site = reporting_site(&format!("{}/reports", srv.url));
+    site.assert_launched(&site.launcher(&[]).success(), "1.0");
+    wait_for_reports(&srv.url, 2);
+
+    let ReportDb::Postgres(pg) = &db else {
+        unreachable!()
+    };
+    pg.restart();
+    site.publish("2.0", &[]);
+    // A report that meets a connection closed by the restart is answered 503 and kept by the launcher;
+    // the server reconnects, so a later start delivers it. Launch until the spool is empty (bounded).
+    for round in 0.. {
+        site.assert_launched(&site.launcher(&[]).success(), "2.0");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !spooled_reports(&site.app).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if spooled_reports(&site.app).is_empty() {
+            break;
+        }
+        assert!(
+            round < 5,
+            "the reports never reached the restarted database{}\n{}",
+            listing(&site.app),
+            log_of(&site.app)
+        );
+    }
+    let fleet = wait_for_reports(&srv.url, 3);
+    assert_eq!(db.count(), 3);
+    let id = crate::fleet::install_id(&site.app);
+    assert_eq!(fleet["all_machines"][0]["install_id"], id.as_str());
+    assert_eq!(fleet["all_machines"][0]["version"], "2.0", "{fleet:#}");
+}
