@@ -110,8 +110,14 @@ pub enum Command {
 /// `serve`'s fleet options (issue 14): where reports are stored and who may send them.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReportsArgs {
-    /// Accept `POST /reports` and serve `/fleet`: a SQLite file (created) or a postgres:// URL
-    #[arg(long, value_name = "FILE.db|postgres://...")]
+    /// Accept `POST /reports` and serve `/fleet`: a SQLite file (created) or a postgres:// URL; also env
+    /// LAUNCHER_REPORTS (keeps a database password out of `ps`)
+    #[arg(
+        long,
+        env = "LAUNCHER_REPORTS",
+        value_name = "FILE.db|postgres://...",
+        hide_env_values = true
+    )]
     pub reports: Option<String>,
     /// Only accept reports that carry this token (ini ReportToken); also env LAUNCHER_REPORT_TOKEN
     #[arg(

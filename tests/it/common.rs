@@ -237,20 +237,8 @@ impl Server {
             "--listen",
             "127.0.0.1:0",
         ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-        let mut child = c.spawn().expect("start launcher serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("launcher serve printed no URL: {line:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        Server { child, url }
+        .args(extra);
+        Server::spawn(c)
     }
 }
 
@@ -1445,20 +1433,8 @@ pub fn report_server_at(
     ])
     .arg("--reports")
     .arg(db.target())
-    .args(extra)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    let mut child = c.spawn().expect("start launcher serve --reports");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("launcher serve --reports printed no URL: {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    Server { child, url }
+    .args(extra);
+    Server::spawn(c)
 }
 
 /// `GET /fleet.json` (with `query`, such as `?machine=ID`) as JSON.
@@ -1545,5 +1521,23 @@ impl Postgres {
         args.extend(self.start_args.iter().map(String::as_str));
         args.extend(["-w", "-t", "60", "start"]);
         self.tool("pg_ctl", &args)
+    }
+}
+
+impl Server {
+    /// Starts `c` (a `launcher serve ...` command) and reads the URL it prints on its first line.
+    pub fn spawn(mut c: Command) -> Server {
+        c.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("start {c:?}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("{c:?} printed no URL: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
     }
 }

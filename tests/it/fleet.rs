@@ -425,8 +425,8 @@ fn a_bad_report_url_is_a_config_error_naming_the_key() {
         .stderr_has("POST /reports");
 }
 
-#[test]
-fn a_rollback_that_cannot_happen_is_reported_as_a_failure() {
+/// Version 1.0 installed from the repository folder, reporting to a fresh `serve --reports` (SQLite).
+fn installed_and_reporting() -> (Site, ReportDb, Server) {
     let db = ReportDb::sqlite();
     let site = site();
     site.publish("1.0", &[]);
@@ -438,6 +438,12 @@ fn a_rollback_that_cannot_happen_is_reported_as_a_failure() {
         "",
     );
     site.assert_launched(&site.launcher(&[]).success(), "1.0");
+    (site, db, srv)
+}
+
+#[test]
+fn a_rollback_that_cannot_happen_is_reported_as_a_failure() {
+    let (site, _db, srv) = installed_and_reporting();
     // Nothing was updated yet, so there is no backup to go back to.
     site.launcher(&["rollback"]).failure();
     let fleet = wait_for_reports(&srv.url, 3);
@@ -453,23 +459,38 @@ fn a_rollback_that_cannot_happen_is_reported_as_a_failure() {
 
 #[test]
 fn a_repair_is_reported() {
-    let db = ReportDb::sqlite();
-    let site = site();
-    site.publish("1.0", &[]);
-    let srv = report_server(&site.repo, &db, "127.0.0.1:0", &[]);
-    install_with_reports(
-        &site,
-        site.repo.to_str().unwrap(),
-        &format!("{}/reports", srv.url),
-        "",
-    );
-    site.assert_launched(&site.launcher(&[]).success(), "1.0");
+    let (site, _db, srv) = installed_and_reporting();
     write(&site.app.join("VERSION"), "damaged\n");
     site.launcher(&["verify", "--repair"]).success();
     let fleet = wait_for_reports(&srv.url, 3);
-    let id = std::fs::read_to_string(site.app.join(".launcher/install-id")).unwrap();
-    let m = machine(&fleet, id.trim());
+    let m = machine(&fleet, &install_id(&site.app));
     assert_eq!(m["last_event"], "repair", "{fleet:#}");
     assert_eq!(m["last_result"], "ok");
     assert_eq!(m["version"], "1.0");
+}
+
+#[test]
+fn serve_takes_the_report_database_and_token_from_the_environment() {
+    let site = site();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-env.db");
+    std::fs::create_dir_all(&site.repo).unwrap();
+    let mut c = launcher();
+    c.args([
+        "serve",
+        "--repo",
+        site.repo.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .env("LAUNCHER_REPORTS", &db)
+    .env("LAUNCHER_REPORT_TOKEN", "from-the-env");
+    let srv = Server::spawn(c);
+    let good = serde_json::to_vec(&fleet_report(1)).unwrap();
+    assert_eq!(post(&srv.url, &good, &[]).status, 401);
+    let r = post(&srv.url, &good, &[("Authorization", "Bearer from-the-env")]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let mut count = std::process::Command::new("sqlite3");
+    count.arg(&db).arg("SELECT COUNT(*) FROM reports");
+    assert_eq!(run(count, None).success().stdout().trim(), "1");
 }
