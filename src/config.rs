@@ -57,6 +57,8 @@ pub struct Config {
     pub report_url: Option<String>,
     /// Sent as `Authorization: Bearer <token>` with each report.
     pub report_token: Option<String>,
+    /// Which starts are reported (`ReportStarts`); the other events always are.
+    pub report_starts: crate::report::Starts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +141,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "Platform",
             "ReportUrl",
             "ReportToken",
+            "ReportStarts",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -415,6 +418,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             ));
         }
     }
+    let report_starts = match get("Update", "ReportStarts") {
+        None => crate::report::Starts::Daily,
+        Some((v, l)) => crate::report::Starts::parse(&v).unwrap_or_else(|| {
+            errors.push(bad(
+                "ReportStarts",
+                l,
+                &v,
+                "use daily (the first start of each day), every (each start) or off",
+            ));
+            crate::report::Starts::Daily
+        }),
+    };
 
     if !errors.is_empty() {
         return Err(ConfigError::Invalid(errors));
@@ -439,6 +454,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         working_dir,
         report_url,
         report_token,
+        report_starts,
     })
 }
 

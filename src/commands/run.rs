@@ -424,7 +424,7 @@ pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Res
         cwd: cfg.working_dir.clone().unwrap_or_else(|| cfg.dir.clone()),
     };
     let layout = crate::state::Layout::new(&cfg.dir);
-    report::record_daily(
+    report::record_start(
         cfg,
         &layout,
         &report::Event {

@@ -41,6 +41,39 @@ pub const SEND_COMMAND: &str = "__send-reports";
 /// How often a start without anything else to tell is reported (so `/fleet` knows the machine is alive).
 pub const HEARTBEAT: Duration = Duration::from_secs(24 * 3600);
 
+/// Which starts of the app are reported (ini `ReportStarts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Starts {
+    /// The first start of each day ([`HEARTBEAT`]): enough for `/fleet` to tell live machines from
+    /// lost ones, and a launch with nothing new costs nothing.
+    #[default]
+    Daily,
+    /// Every start, for IT that counts how often the app is used; each start then writes a report
+    /// and starts the sender, a few milliseconds that a launch without reports does not spend.
+    Every,
+    Off,
+}
+
+impl Starts {
+    pub fn parse(v: &str) -> Option<Starts> {
+        match v.to_ascii_lowercase().as_str() {
+            "daily" => Some(Starts::Daily),
+            "every" => Some(Starts::Every),
+            "off" | "0" | "no" => Some(Starts::Off),
+            _ => None,
+        }
+    }
+}
+
+/// Spools the report of an app start, as `ReportStarts` asks.
+pub fn record_start(cfg: &Config, layout: &Layout, ev: &Event) {
+    match cfg.report_starts {
+        Starts::Daily => record_daily(cfg, layout, ev),
+        Starts::Every => record(cfg, layout, ev),
+        Starts::Off => {}
+    }
+}
+
 /// One report, as posted to `POST /reports`. Fields are only ever added (old servers ignore new ones).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {

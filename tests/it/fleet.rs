@@ -494,3 +494,49 @@ fn serve_takes_the_report_database_and_token_from_the_environment() {
     count.arg(&db).arg("SELECT COUNT(*) FROM reports");
     assert_eq!(run(count, None).success().stdout().trim(), "1");
 }
+
+#[test]
+fn report_starts_every_reports_each_start_and_off_reports_none() {
+    let db = ReportDb::sqlite();
+    let repo = tempfile::tempdir().unwrap();
+    let srv = report_server(repo.path(), &db, "127.0.0.1:0", &[]);
+    let mut sent = 0;
+    for (setting, starts) in [("every", 3), ("off", 0), ("daily", 1)] {
+        let site = site();
+        site.publish("1.0", &[]);
+        install_with_reports(
+            &site,
+            site.repo.to_str().unwrap(),
+            &format!("{}/reports", srv.url),
+            &format!("ReportStarts = {setting}"),
+        );
+        for _ in 0..3 {
+            site.assert_launched(&site.launcher(&[]).success(), "1.0");
+        }
+        // The install, then the starts.
+        sent += 1 + starts;
+        wait_for_reports(&srv.url, sent);
+        let id = install_id(&site.app);
+        let history = fleet_json(&srv.url, &format!("?machine={id}"));
+        let events = history["history"]["events"].as_array().unwrap();
+        let told = events.iter().filter(|e| e["event"] == "start").count();
+        assert_eq!(told as i64, starts, "ReportStarts = {setting}: {history:#}");
+    }
+    assert_eq!(db.count(), sent);
+}
+
+#[test]
+fn a_bad_report_starts_value_is_a_config_error_naming_the_key() {
+    let site = site();
+    site.publish("1.0", &[]);
+    install_with_reports(
+        &site,
+        site.repo.to_str().unwrap(),
+        "http://127.0.0.1:9/reports",
+        "ReportStarts = hourly",
+    );
+    site.launcher(&[])
+        .code_is(3)
+        .stderr_has("ReportStarts = hourly")
+        .stderr_has("daily");
+}
