@@ -15,5 +15,5 @@ cargo build --release --quiet
 export LAUNCHER_BENCH_BIN="$root/target/release/launcher"
 for ((i = 1; i <= ROUNDS; i++)); do
   cargo test --quiet --features fault-injection --test it -- fleet_load --nocapture --test-threads=1 2>/dev/null |
-    grep '^fleet-load'
+    grep -o 'fleet-load .*'
 done

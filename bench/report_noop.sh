@@ -2,11 +2,12 @@
 # What fleet reporting costs a launch with nothing to update (bench/README.md has the numbers).
 #
 # Builds the release binary, publishes a small app (bin/app, a shell script that exits 0, and 50 data
-# files), starts `launcher serve --reports` (SQLite) on loopback, installs the app twice from it: one
-# launcher.ini without ReportUrl, one with ReportUrl pointing at the same server. Then times with hyperfine
-# a launch with nothing to update for each (a 304 for the channel manifest, then exec of the app), and
-# checks through the database that the timed launches sent no report (the daily start report was made
-# and sent while installing, so a normal launch spawns nothing).
+# files), starts `launcher serve --reports` (SQLite) on loopback, installs the app three times from it:
+# one launcher.ini without ReportUrl, one with ReportUrl pointing at the same server (the default
+# `ReportStarts = daily`), one with `ReportStarts = every`. Then times with hyperfine a launch with nothing
+# to update for each (a 304 for the channel manifest, then exec of the app), and counts through the
+# database what the timed launches sent: nothing with `daily` (the day's start report was made and sent
+# while installing, so a normal launch spawns nothing), one report per launch with `every`.
 # Everything lives in a temp folder that is removed at the end (KEEP=1 keeps it).
 # Environment: RUNS (default 40), WARMUP (default 5).
 set -euo pipefail
@@ -50,12 +51,13 @@ done
 [ -n "$url" ] || { echo "error: launcher serve printed no URL" >&2; cat "$work/serve.err" >&2; exit 1; }
 url=${url%/}
 
-for name in plain reporting; do
+for name in plain reporting every; do
   {
     echo "[Update]"
     echo "Server = $url/"
     echo "Product = bench"
-    [ "$name" = reporting ] && echo "ReportUrl = $url/reports"
+    [ "$name" != plain ] && echo "ReportUrl = $url/reports"
+    [ "$name" = every ] && echo "ReportStarts = every"
     echo "[App]"
     echo "Dir = app-$name"
   } >"$work/$name.ini"
@@ -63,22 +65,31 @@ for name in plain reporting; do
   "$launcher" --config "$work/$name.ini" -q
 done
 
-# The install's reports (install + the day's start) are sent by the detached sender; wait for them.
+# The installs' reports are sent by the detached sender; wait for them (install + the day's start for
+# `daily`, install + two starts for `every`).
 for _ in $(seq 1 200); do
   n=$(sqlite3 "$work/reports.db" 'SELECT COUNT(*) FROM reports')
-  [ "$n" -ge 2 ] && [ -z "$(ls "$work/app-reporting/.launcher/reports/"*.json 2>/dev/null)" ] && break
+  [ "$n" -ge 5 ] && [ -z "$(ls "$work"/app-*/.launcher/reports/*.json 2>/dev/null)" ] && break
   sleep 0.05
 done
-before=$(sqlite3 "$work/reports.db" 'SELECT COUNT(*) FROM reports')
-echo "reports stored after installing: $before" >&2
+count() { sqlite3 "$work/reports.db" "SELECT COUNT(*) FROM reports WHERE install_id = '$(cat "$work/app-$1/.launcher/install-id")'"; }
+daily_before=$(count reporting)
+every_before=$(count every)
+echo "reports stored after installing: $daily_before (daily), $every_before (every)" >&2
 
 hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
   --export-markdown "$work/results.md" --export-json "$work/results.json" \
   -n "no ReportUrl, nothing to update" "$launcher --config $work/plain.ini -q" \
-  -n "ReportUrl set, nothing to update" "$launcher --config $work/reporting.ini -q"
+  -n "ReportUrl set, nothing to update" "$launcher --config $work/reporting.ini -q" \
+  -n "ReportUrl set, ReportStarts = every" "$launcher --config $work/every.ini -q"
 
-after=$(sqlite3 "$work/reports.db" 'SELECT COUNT(*) FROM reports')
-echo "reports stored after timing: $after (the timed launches sent $((after - before)))" >&2
+# The `every` launches' senders may still be delivering; wait until its spool is empty.
+for _ in $(seq 1 400); do
+  [ -z "$(ls "$work"/app-every/.launcher/reports/*.json 2>/dev/null)" ] && break
+  sleep 0.05
+done
+echo "the timed launches sent $(($(count reporting) - daily_before)) reports with ReportStarts = daily," \
+  "$(($(count every) - every_before)) with ReportStarts = every ($((RUNS + WARMUP)) launches each)" >&2
 echo >&2
 cat "$work/results.md"
 if command -v python3 >/dev/null; then

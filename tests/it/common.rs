@@ -1398,6 +1398,10 @@ impl ReportDb {
         let sql = "SELECT COUNT(*) FROM reports";
         let out = match self {
             ReportDb::Sqlite(_) => {
+                assert!(
+                    have("sqlite3"),
+                    "`sqlite3` counts the reports in the database file: apt-get install -y sqlite3 (.ci/run installs it)"
+                );
                 let mut c = Command::new("sqlite3");
                 c.arg(self.target()).arg(sql);
                 run(c, None).success().stdout().trim().to_string()

@@ -26,6 +26,8 @@ fn browse(browser: &str, url: &str, what: &str, profile: &Path) -> String {
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        // CI containers give /dev/shm 64 MB, where Chromium's renderer can crash; use /tmp instead.
+        "--disable-dev-shm-usage",
         "--disable-quic",
         "--no-first-run",
         "--disable-background-networking",
