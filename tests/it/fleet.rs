@@ -540,3 +540,76 @@ fn a_bad_report_starts_value_is_a_config_error_naming_the_key() {
         .stderr_has("ReportStarts = hourly")
         .stderr_has("daily");
 }
+
+#[test]
+fn machines_not_heard_of_for_days_are_listed_and_old_failures_leave_the_last_day() {
+    if !require("faketime") {
+        return;
+    }
+    let db = ReportDb::sqlite();
+    let site = site();
+    site.publish("1.0", &[]);
+    {
+        let srv = report_server(&site.repo, &db, "127.0.0.1:0", &[]);
+        install_with_reports(
+            &site,
+            site.repo.to_str().unwrap(),
+            &format!("{}/reports", srv.url),
+            "",
+        );
+        site.assert_launched(&site.launcher(&[]).success(), "1.0");
+        let mut failed = fleet_report(7);
+        failed["result"] = "failed".into();
+        failed["error"] = "the disk is full".into();
+        let r = post(&srv.url, &serde_json::to_vec(&failed).unwrap(), &[]);
+        assert_eq!(r.status, 201);
+        let fleet = wait_for_reports(&srv.url, 3);
+        assert_eq!(fleet["failures_24h"].as_array().unwrap().len(), 1);
+        assert_eq!(fleet["not_seen"].as_array().unwrap().len(), 0);
+    }
+
+    // Ten days on (the server's clock moved by faketime), and nothing has come in since.
+    let mut c = std::process::Command::new("faketime");
+    c.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    c.arg("+10 days")
+        .arg(BIN)
+        .args(["serve", "--repo", site.repo.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--reports"])
+        .arg(db.target());
+    // `faketime` runs the server as its child: stop the whole group, not only `faketime`.
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    let later = Server::spawn(c);
+    let _group = KillGroup(later.child.id());
+    let fleet = fleet_json(&later.url, "");
+    assert_eq!(fleet["stale_days"], 7);
+    let stale: Vec<&str> = fleet["not_seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["machine"].as_str().unwrap())
+        .collect();
+    assert_eq!(stale.len(), 2, "{fleet:#}");
+    assert!(stale.contains(&"PC-007"), "{stale:?}");
+    assert_eq!(fleet["failures_24h"].as_array().unwrap().len(), 0);
+    let page = http(&later.url, "GET", "/fleet", &[]);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("data-k=\"not-seen\">2<"), "{html}");
+    // A wider window: nobody is missing.
+    let fleet = fleet_json(&later.url, "?stale_days=30");
+    assert_eq!(fleet["not_seen"].as_array().unwrap().len(), 0, "{fleet:#}");
+}
+
+/// Kills a process group when dropped.
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) with a negative pid signals the group; no memory is involved.
+        unsafe {
+            libc::kill(-(self.0 as i32), libc::SIGKILL);
+        }
+    }
+}
