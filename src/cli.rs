@@ -80,6 +80,8 @@ pub enum Command {
         /// Address to listen on; use 0.0.0.0:PORT to listen on every interface
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
         listen: String,
+        #[command(flatten)]
+        reports: ReportsArgs,
     },
     /// Write a minisign key pair
     Keygen {
@@ -100,6 +102,34 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Sends the fleet reports spooled in the install (started detached by the launcher itself)
+    #[command(name = "__send-reports", hide = true)]
+    SendReports,
+}
+
+/// `serve`'s fleet options (issue 14): where reports are stored and who may send them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportsArgs {
+    /// Accept `POST /reports` and serve `/fleet`: a SQLite file (created) or a postgres:// URL; also env
+    /// LAUNCHER_REPORTS (keeps a database password out of `ps`)
+    #[arg(
+        long,
+        env = "LAUNCHER_REPORTS",
+        value_name = "FILE.db|postgres://...",
+        hide_env_values = true
+    )]
+    pub reports: Option<String>,
+    /// Only accept reports that carry this token (ini ReportToken); also env LAUNCHER_REPORT_TOKEN
+    #[arg(
+        long,
+        env = "LAUNCHER_REPORT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub report_token: Option<String>,
+    /// Reports accepted per minute from one address (bursts up to the same number); 0: no limit
+    #[arg(long, default_value_t = 120, value_name = "N")]
+    pub report_limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -157,8 +187,19 @@ pub struct PromoteArgs {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "run", "check", "fetch", "verify", "rollback", "status", "publish", "promote", "serve",
-    "keygen", "demo", "help",
+    "run",
+    "check",
+    "fetch",
+    "verify",
+    "rollback",
+    "status",
+    "publish",
+    "promote",
+    "serve",
+    "keygen",
+    "demo",
+    "help",
+    "__send-reports",
 ];
 
 /// What the command line asks for.

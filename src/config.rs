@@ -64,6 +64,12 @@ pub struct Config {
     pub executable: Option<String>,
     pub arguments: Vec<String>,
     pub working_dir: Option<PathBuf>,
+    /// Where fleet reports go (`POST`); None: no reports (issue 14, `report`).
+    pub report_url: Option<String>,
+    /// Sent as `Authorization: Bearer <token>` with each report.
+    pub report_token: Option<String>,
+    /// Which starts are reported (`ReportStarts`); the other events always are.
+    pub report_starts: crate::report::Starts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +151,9 @@ const KEYS: &[(&str, &[&str])] = &[
             "CaFile",
             "Proxy",
             "Platform",
+            "ReportUrl",
+            "ReportToken",
+            "ReportStarts",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -491,6 +500,25 @@ fn convert(path: &Path, v: &mut Values) -> Config {
         split_args,
     );
     let working_dir = v.text("App", "WorkingDir").map(|p| resolve(&p));
+    let report_url = v.get("Update", "ReportUrl");
+    if let Some((u, l)) = &report_url {
+        if let Err(why) = crate::report::check_url(u) {
+            v.at(*l, format!("`ReportUrl = {u}` is not valid: {why}"));
+        }
+    }
+    let report_token = v.get("Update", "ReportToken");
+    if let Some((t, l)) = &report_token {
+        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            v.at(*l, format!("`ReportToken = {t}` is not valid: a token has no spaces or control characters; use the one given to `launcher serve --report-token`"));
+        }
+    }
+    let report_starts = v.typed(
+        "Update",
+        "ReportStarts",
+        crate::report::Starts::Daily,
+        "use daily (the first start of each day), every (each start) or off",
+        crate::report::Starts::parse,
+    );
 
     Config {
         file: path.to_path_buf(),
@@ -511,6 +539,9 @@ fn convert(path: &Path, v: &mut Values) -> Config {
         executable: executable.map(|(e, _)| e),
         arguments,
         working_dir,
+        report_url: report_url.map(|(u, _)| u),
+        report_token: report_token.map(|(t, _)| t),
+        report_starts,
     }
 }
 

@@ -96,6 +96,28 @@ pub fn serve(
     reporter: &Reporter,
     ready: impl FnOnce(SocketAddr) -> io::Result<()>,
 ) -> Result<(), ServeError> {
+    let runtime = runtime()?;
+    serve_with(repo, listen, reporter, runtime, Router::new(), ready)
+}
+
+/// The multi-threaded runtime the server runs on; made by the caller when it needs the runtime before
+/// serving (the fleet database is opened on it).
+pub fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)
+}
+
+/// [`serve`] on `runtime`, with the routes of `extra` (the fleet's) answered before the repository's.
+pub fn serve_with(
+    repo: &Path,
+    listen: &str,
+    reporter: &Reporter,
+    runtime: tokio::runtime::Runtime,
+    extra: Router,
+    ready: impl FnOnce(SocketAddr) -> io::Result<()>,
+) -> Result<(), ServeError> {
     let root = repo_root(repo)?;
     let (listener, addr) = bind(listen)?;
     if !addr.ip().is_loopback() {
@@ -103,15 +125,11 @@ pub fn serve(
             "listening on `{addr}`: the repository is reachable from the network, not only from this machine"
         ));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ServeError::Runtime)?;
     let site = Arc::new(Site {
         root,
         reporter: reporter.clone(),
     });
-    let app = Router::new().fallback(handle).with_state(site);
+    let app = extra.merge(Router::new().fallback(handle).with_state(site));
 
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)
@@ -130,6 +148,8 @@ pub fn serve(
                 std::thread::sleep(DRAIN);
             }
         });
+        // The fleet's throttle needs the peer address of each request.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(stop);
         tokio::select! {
             served = server => served.map_err(|source| ServeError::Server { addr, source }),

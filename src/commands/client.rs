@@ -53,3 +53,12 @@ pub fn report_recovery(r: &Option<Recovered>, reporter: &Reporter) {
         None => {}
     }
 }
+
+/// `launcher __send-reports`: send the install's spooled fleet reports (see `report`); always exit 0,
+/// since nobody waits for this process.
+pub fn send_reports(ctx: &Ctx) -> anyhow::Result<i32> {
+    if let Ok(cfg) = load_config(ctx) {
+        crate::report::send_spool(&cfg);
+    }
+    Ok(code::OK)
+}

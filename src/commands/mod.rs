@@ -49,7 +49,11 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
     match command {
         Command::Publish(args) => publish::run(&ctx, args),
         Command::Promote(args) => promote::run(&ctx, args),
-        Command::Serve { repo, listen } => serve::run(&ctx, &repo, &listen),
+        Command::Serve {
+            repo,
+            listen,
+            reports,
+        } => serve::run(&ctx, &repo, &listen, &reports),
         Command::Keygen {
             secret_key,
             public_key,
@@ -63,5 +67,6 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
         Command::Rollback => rollback::run(&ctx),
         Command::Status { json } => status::run(&ctx, json),
         Command::Demo { keep } => demo::run(&ctx, keep),
+        Command::SendReports => client::send_reports(&ctx),
     }
 }

@@ -13,7 +13,23 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
     let mut s = Session::open(&cfg, &ctx.reporter).context("cannot open the install")?;
     report_recovery(&s.recovered, &ctx.reporter);
     let started = std::time::Instant::now();
-    match rollback(&mut s) {
+    let result = rollback(&mut s);
+    if let Err(e) = &result {
+        let installed = s.state.installed_version().map(str::to_string);
+        crate::report::record(
+            &cfg,
+            &s.layout,
+            &crate::report::Event {
+                event: "rollback",
+                from: installed.as_deref(),
+                installed: installed.as_deref(),
+                error: Some(&crate::error::one_line(e)),
+                ..Default::default()
+            },
+        );
+        crate::report::send_soon(&cfg, &s.layout);
+    }
+    match result {
         Ok(rb) => {
             s.state.last = Some(LastResult {
                 time: crate::manifest::format_time(std::time::SystemTime::now()),
@@ -30,6 +46,19 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
                 0,
                 started.elapsed().as_secs_f64(),
             );
+            crate::report::record(
+                &cfg,
+                &s.layout,
+                &crate::report::Event {
+                    event: "rollback",
+                    from: Some(&rb.from),
+                    to: Some(&rb.to),
+                    installed: Some(&rb.to),
+                    seconds: started.elapsed().as_secs_f64(),
+                    ..Default::default()
+                },
+            );
+            crate::report::send_soon(&cfg, &s.layout);
             ctx.reporter.info(format!(
                 "Rolled back from {} to {} ({} files) using `{}`; {} is held until a newer release appears",
                 rb.from,

@@ -13,6 +13,7 @@ use crate::fsutil::human_bytes;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::policy::{self, Asker, Change, Decision, Verdict};
+use crate::report;
 use crate::selfupdate::{self, Me};
 use crate::state::{self, LastResult, Outcome};
 use crate::update::{Applied, Session, UpdateError};
@@ -42,6 +43,17 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                 0,
                 0.0,
             );
+            report::record(
+                &cfg,
+                &ro.layout,
+                &report::Event {
+                    event: "update",
+                    from: ro.state.installed_version(),
+                    installed: ro.state.installed_version(),
+                    error: Some(&e.to_string()),
+                    ..Default::default()
+                },
+            );
             return start_installed(&cfg, &ro, app_args, &e);
         }
     };
@@ -63,6 +75,27 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     applied.downloaded,
                     secs,
                 );
+                let (from, to) = (
+                    applied.from.as_ref().map(Version::as_str),
+                    applied.to.as_str(),
+                );
+                report::record(
+                    &cfg,
+                    &session.layout,
+                    &report::Event {
+                        event: match &applied.from {
+                            None => "install",
+                            Some(f) if *f == applied.to => "repair",
+                            Some(_) => "update",
+                        },
+                        from,
+                        to: Some(to),
+                        installed: Some(to),
+                        bytes: applied.downloaded,
+                        seconds: secs,
+                        ..Default::default()
+                    },
+                );
                 if let (true, Some(path)) = (applied.replaced_self, me.path.clone()) {
                     drop(session); // the new launcher takes the lock itself
                     r.info("The launcher was updated; restarting it");
@@ -76,9 +109,23 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                                 one_line(&e)
                             ));
                             let mut s = Session::open(&cfg, r)?;
-                            if let Err(rb) = crate::rollback::rollback(&mut s) {
-                                r.warn(format!("the rollback failed too: {}", one_line(&rb)));
+                            let rolled = crate::rollback::rollback(&mut s);
+                            if let Err(rb) = &rolled {
+                                r.warn(format!("the rollback failed too: {}", one_line(rb)));
                             }
+                            let why = one_line(&e);
+                            report::record(
+                                &cfg,
+                                &s.layout,
+                                &report::Event {
+                                    event: "auto-rollback",
+                                    from: Some(applied.to.as_str()),
+                                    to: rolled.as_ref().ok().map(|rb| rb.to.as_str()),
+                                    installed: s.state.installed_version(),
+                                    error: Some(&why),
+                                    ..Default::default()
+                                },
+                            );
                             let m = s.installed().cloned();
                             drop(s);
                             if let Some(m) = m {
@@ -99,6 +146,18 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
                     &format!("failed: {}", one_line(&e)),
                     0,
                     secs,
+                );
+                report::record(
+                    &cfg,
+                    &session.layout,
+                    &report::Event {
+                        event: if from.is_none() { "install" } else { "update" },
+                        from: from.as_deref(),
+                        installed: from.as_deref(),
+                        error: Some(&e.to_string()),
+                        seconds: secs,
+                        ..Default::default()
+                    },
                 );
                 session.state.last = Some(LastResult {
                     time: crate::manifest::format_time(std::time::SystemTime::now()),
@@ -180,6 +239,16 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
             s.state.installed_version().unwrap_or("?"),
             p.offered.version
         ));
+        report::record_daily(
+            s.cfg,
+            &s.layout,
+            &report::Event {
+                event: "hold",
+                to: Some(p.offered.version.as_str()),
+                installed: s.state.installed_version(),
+                ..Default::default()
+            },
+        );
     }
     let (change, budget) = match p.verdict {
         Verdict::UpToDate => {
@@ -203,6 +272,20 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
                 &format!("backed off: {count} failures, next attempt in {wait} s"),
                 0,
                 0.0,
+            );
+            report::record_daily(
+                s.cfg,
+                &s.layout,
+                &report::Event {
+                    event: "backoff",
+                    from: p.from.as_ref().map(Version::as_str),
+                    to: Some(p.target.version.as_str()),
+                    installed: p.from.as_ref().map(Version::as_str),
+                    error: Some(&format!(
+                        "{count} failures with bad content from the server"
+                    )),
+                    ..Default::default()
+                },
             );
             return Ok(None);
         }
@@ -292,5 +375,16 @@ pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Res
         args,
         cwd: cfg.working_dir.clone().unwrap_or_else(|| cfg.dir.clone()),
     };
+    let layout = crate::layout::Layout::new(&cfg.dir);
+    report::record_start(
+        cfg,
+        &layout,
+        &report::Event {
+            event: "start",
+            installed: Some(m.version.as_str()),
+            ..Default::default()
+        },
+    );
+    report::send_soon(cfg, &layout);
     Ok(launch::launch(&l)?)
 }

@@ -81,11 +81,28 @@ pub fn run(ctx: &Ctx, repair: bool) -> anyhow::Result<i32> {
         &crate::progress::Reporter::silent(),
     );
     let plan = s.plan_for(&m, &result)?;
-    s.stage(&plan)
-        .context("cannot download the files to repair")?;
-    let backup = s
-        .commit(&m, &plan, &result, crate::journal::ChangeKind::Repair)
-        .context("cannot repair")?;
+    let applied = s
+        .stage(&plan)
+        .context("cannot download the files to repair")
+        .and_then(|_| {
+            s.commit(&m, &plan, &result, crate::journal::ChangeKind::Repair)
+                .context("cannot repair")
+        });
+    let error = applied.as_ref().err().map(|e| format!("{e:#}"));
+    crate::report::record(
+        &cfg,
+        &s.layout,
+        &crate::report::Event {
+            event: "repair",
+            from: Some(m.version.as_str()),
+            to: Some(m.version.as_str()),
+            installed: Some(m.version.as_str()),
+            error: error.as_deref(),
+            ..Default::default()
+        },
+    );
+    crate::report::send_soon(&cfg, &s.layout);
+    let backup = applied?;
     s.save()?;
     r.info(format!(
         "Repaired {} files of {} {}{}",

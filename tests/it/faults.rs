@@ -153,7 +153,7 @@ fn head(status: u16, reason: &str, headers: &[(&str, String)]) -> Vec<u8> {
 }
 
 /// Resets the connection on close (RST instead of FIN): a cut cable, a crashed proxy.
-fn reset_on_close(s: &TcpStream) {
+pub(crate) fn reset_on_close(s: &TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
         l_onoff: 1,
@@ -744,7 +744,7 @@ fn damaged_staged_content_is_deleted_and_downloaded_again() {
 // --- Local faults.
 
 /// Undoes a `mount` or `chattr +i` when dropped (before the temp folder is removed).
-struct Undo(Vec<Vec<String>>);
+pub(crate) struct Undo(pub(crate) Vec<Vec<String>>);
 
 impl Drop for Undo {
     fn drop(&mut self) {
@@ -755,7 +755,7 @@ impl Drop for Undo {
 }
 
 /// Runs a system command; false (with the reason printed) when it is not possible here.
-fn try_cmd(args: &[&str]) -> bool {
+pub(crate) fn try_cmd(args: &[&str]) -> bool {
     match Command::new(args[0]).args(&args[1..]).output() {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
