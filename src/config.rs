@@ -37,6 +37,39 @@ pub enum BackupMode {
     Full,
 }
 
+/// Which starts of the app are reported (ini `ReportStarts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReportStarts {
+    /// The first start of each day (`report::HEARTBEAT`): enough for `/fleet` to tell live machines from
+    /// lost ones, and a launch with nothing new costs nothing.
+    #[default]
+    Daily,
+    /// Every start, for IT that counts how often the app is used; each start then writes a report
+    /// and starts the sender, a few milliseconds that a launch without reports does not spend.
+    Every,
+    Off,
+}
+
+impl ReportStarts {
+    pub fn parse(v: &str) -> Option<ReportStarts> {
+        match v.to_ascii_lowercase().as_str() {
+            "daily" => Some(ReportStarts::Daily),
+            "every" => Some(ReportStarts::Every),
+            "off" | "0" | "no" => Some(ReportStarts::Off),
+            _ => None,
+        }
+    }
+}
+
+/// `ReportUrl` must be an `http://` or `https://` URL with a host.
+pub fn check_report_url(url: &str) -> Result<(), String> {
+    let hint = "give the URL of `POST /reports` on `launcher serve --reports`, such as http://updates.example:8080/reports";
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(hint.to_string()),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The ini file this came from.
@@ -69,7 +102,7 @@ pub struct Config {
     /// Sent as `Authorization: Bearer <token>` with each report.
     pub report_token: Option<String>,
     /// Which starts are reported (`ReportStarts`); the other events always are.
-    pub report_starts: crate::report::Starts,
+    pub report_starts: ReportStarts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -502,7 +535,7 @@ fn convert(path: &Path, v: &mut Values) -> Config {
     let working_dir = v.text("App", "WorkingDir").map(|p| resolve(&p));
     let report_url = v.get("Update", "ReportUrl");
     if let Some((u, l)) = &report_url {
-        if let Err(why) = crate::report::check_url(u) {
+        if let Err(why) = check_report_url(u) {
             v.at(*l, format!("`ReportUrl = {u}` is not valid: {why}"));
         }
     }
@@ -515,9 +548,9 @@ fn convert(path: &Path, v: &mut Values) -> Config {
     let report_starts = v.typed(
         "Update",
         "ReportStarts",
-        crate::report::Starts::Daily,
+        ReportStarts::Daily,
         "use daily (the first start of each day), every (each start) or off",
-        crate::report::Starts::parse,
+        ReportStarts::parse,
     );
 
     Config {

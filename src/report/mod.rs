@@ -25,7 +25,7 @@ mod spawn_windows;
 
 pub use send::{send_spool, SendOutcome};
 
-use crate::config::Config;
+use crate::config::{Config, ReportStarts as Starts};
 use crate::state::Layout;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,30 +40,6 @@ pub const SEND_COMMAND: &str = "__send-reports";
 
 /// How often a start without anything else to tell is reported (so `/fleet` knows the machine is alive).
 pub const HEARTBEAT: Duration = Duration::from_secs(24 * 3600);
-
-/// Which starts of the app are reported (ini `ReportStarts`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Starts {
-    /// The first start of each day ([`HEARTBEAT`]): enough for `/fleet` to tell live machines from
-    /// lost ones, and a launch with nothing new costs nothing.
-    #[default]
-    Daily,
-    /// Every start, for IT that counts how often the app is used; each start then writes a report
-    /// and starts the sender, a few milliseconds that a launch without reports does not spend.
-    Every,
-    Off,
-}
-
-impl Starts {
-    pub fn parse(v: &str) -> Option<Starts> {
-        match v.to_ascii_lowercase().as_str() {
-            "daily" => Some(Starts::Daily),
-            "every" => Some(Starts::Every),
-            "off" | "0" | "no" => Some(Starts::Off),
-            _ => None,
-        }
-    }
-}
 
 /// Spools the report of an app start, as `ReportStarts` asks.
 pub fn record_start(cfg: &Config, layout: &Layout, ev: &Event) {
@@ -122,15 +98,6 @@ pub struct Event<'a> {
     pub error: Option<&'a str>,
     pub bytes: u64,
     pub seconds: f64,
-}
-
-/// `ReportUrl` must be an `http://` or `https://` URL with a host.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let hint = "give the URL of `POST /reports` on `launcher serve --reports`, such as http://updates.example:8080/reports";
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        _ => Err(hint.to_string()),
-    }
 }
 
 /// The spool folder of an install.
