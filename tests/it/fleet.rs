@@ -613,3 +613,32 @@ impl Drop for KillGroup {
         }
     }
 }
+
+#[test]
+fn serve_with_a_report_database_it_cannot_open_says_which_and_what_to_do() {
+    let site = site();
+    std::fs::create_dir_all(&site.repo).unwrap();
+    let serve = |reports: &str| {
+        let mut c = launcher();
+        c.args(["serve", "--repo", site.repo.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--reports", reports]);
+        run(c, None)
+    };
+    // Nothing listens on the port: the URL is named, without its password.
+    let url = format!("postgres://fleet:s3cret@127.0.0.1:{}/fleet", free_port());
+    let r = serve(&url).code_is(1);
+    let err = r.stderr();
+    assert!(err.contains("cannot open the report database"), "{err}");
+    assert!(err.contains("postgres://fleet:***@127.0.0.1"), "{err}");
+    assert!(!err.contains("s3cret"), "the password is shown: {err}");
+    assert!(
+        err.contains("hint:") && err.contains("PostgreSQL runs"),
+        "{err}"
+    );
+    // A SQLite file in a folder that does not exist.
+    let missing = site.root.join("no-such-folder/reports.db");
+    let r = serve(missing.to_str().unwrap()).code_is(1);
+    let err = r.stderr();
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    assert!(err.contains("writable file path"), "{err}");
+}
