@@ -546,18 +546,8 @@ fn machines_not_heard_of_for_days_are_listed_and_old_failures_leave_the_last_day
     if !require("faketime") {
         return;
     }
-    let db = ReportDb::sqlite();
-    let site = site();
-    site.publish("1.0", &[]);
+    let (site, db, srv) = installed_and_reporting();
     {
-        let srv = report_server(&site.repo, &db, "127.0.0.1:0", &[]);
-        install_with_reports(
-            &site,
-            site.repo.to_str().unwrap(),
-            &format!("{}/reports", srv.url),
-            "",
-        );
-        site.assert_launched(&site.launcher(&[]).success(), "1.0");
         let mut failed = fleet_report(7);
         failed["result"] = "failed".into();
         failed["error"] = "the disk is full".into();
@@ -567,6 +557,7 @@ fn machines_not_heard_of_for_days_are_listed_and_old_failures_leave_the_last_day
         assert_eq!(fleet["failures_24h"].as_array().unwrap().len(), 1);
         assert_eq!(fleet["not_seen"].as_array().unwrap().len(), 0);
     }
+    drop(srv);
 
     // Ten days on (the server's clock moved by faketime), and nothing has come in since.
     let mut c = std::process::Command::new("faketime");
