@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, repo: &Path, listen: &str, reports: &ReportsArgs) -> anyho
                     let hint = if target.starts_with("postgres") {
                         "check that PostgreSQL runs and the URL's user, password and database are right (postgres://USER:PASSWORD@HOST:5432/DB; TLS is not supported: use a local or private-network connection)"
                     } else {
-                        "give a writable file path for the SQLite database, such as --reports reports.db"
+                        "give a writable file path for the SQLite database, in a folder that exists, such as --reports /var/lib/launcher/reports.db"
                     };
                     anyhow::Error::new(e).context(Failure::new(code::ERROR, "cannot open the report database").hint(hint))
                 })?;

@@ -124,6 +124,9 @@ pub struct Postgres {
 /// How many connections the server keeps to PostgreSQL; reports are short inserts, so a few suffice.
 const PG_CONNECTIONS: usize = 4;
 
+/// How long a connection to PostgreSQL may take, unless the URL says (`?connect_timeout=SECONDS`).
+const PG_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Store {
     /// Opens (creating and migrating) the store that `target` names: `postgres://` or `postgresql://`
     /// URLs go to PostgreSQL, anything else is a SQLite file path.
@@ -486,12 +489,20 @@ impl Postgres {
 /// One connection to PostgreSQL; its socket work runs as a task that ends when the client is dropped
 /// or the server goes away.
 async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+    let failed = |source| StoreError::PgConnect {
+        url: redact(url),
+        source,
+    };
+    let mut config: tokio_postgres::Config = url.parse().map_err(failed)?;
+    if config.get_connect_timeout().is_none() {
+        // Without one, a database host that drops packets holds each report's request for the
+        // system's TCP timeout (minutes); the launcher gives up long before and sends it again later.
+        config.connect_timeout(PG_CONNECT_TIMEOUT);
+    }
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
         .await
-        .map_err(|source| StoreError::PgConnect {
-            url: redact(url),
-            source,
-        })?;
+        .map_err(failed)?;
     tokio::spawn(connection);
     Ok(client)
 }

@@ -546,18 +546,8 @@ fn machines_not_heard_of_for_days_are_listed_and_old_failures_leave_the_last_day
     if !require("faketime") {
         return;
     }
-    let db = ReportDb::sqlite();
-    let site = site();
-    site.publish("1.0", &[]);
+    let (site, db, srv) = installed_and_reporting();
     {
-        let srv = report_server(&site.repo, &db, "127.0.0.1:0", &[]);
-        install_with_reports(
-            &site,
-            site.repo.to_str().unwrap(),
-            &format!("{}/reports", srv.url),
-            "",
-        );
-        site.assert_launched(&site.launcher(&[]).success(), "1.0");
         let mut failed = fleet_report(7);
         failed["result"] = "failed".into();
         failed["error"] = "the disk is full".into();
@@ -567,6 +557,7 @@ fn machines_not_heard_of_for_days_are_listed_and_old_failures_leave_the_last_day
         assert_eq!(fleet["failures_24h"].as_array().unwrap().len(), 1);
         assert_eq!(fleet["not_seen"].as_array().unwrap().len(), 0);
     }
+    drop(srv);
 
     // Ten days on (the server's clock moved by faketime), and nothing has come in since.
     let mut c = std::process::Command::new("faketime");
@@ -612,4 +603,33 @@ impl Drop for KillGroup {
             libc::kill(-(self.0 as i32), libc::SIGKILL);
         }
     }
+}
+
+#[test]
+fn serve_with_a_report_database_it_cannot_open_says_which_and_what_to_do() {
+    let site = site();
+    std::fs::create_dir_all(&site.repo).unwrap();
+    let serve = |reports: &str| {
+        let mut c = launcher();
+        c.args(["serve", "--repo", site.repo.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--reports", reports]);
+        run(c, None)
+    };
+    // Nothing listens on the port: the URL is named, without its password.
+    let url = format!("postgres://fleet:s3cret@127.0.0.1:{}/fleet", free_port());
+    let r = serve(&url).code_is(1);
+    let err = r.stderr();
+    assert!(err.contains("cannot open the report database"), "{err}");
+    assert!(err.contains("postgres://fleet:***@127.0.0.1"), "{err}");
+    assert!(!err.contains("s3cret"), "the password is shown: {err}");
+    assert!(
+        err.contains("hint:") && err.contains("PostgreSQL runs"),
+        "{err}"
+    );
+    // A SQLite file in a folder that does not exist.
+    let missing = site.root.join("no-such-folder/reports.db");
+    let r = serve(missing.to_str().unwrap()).code_is(1);
+    let err = r.stderr();
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    assert!(err.contains("writable file path"), "{err}");
 }
