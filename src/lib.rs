@@ -10,6 +10,7 @@ pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod fsutil;
 pub mod launch;

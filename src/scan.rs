@@ -137,7 +137,7 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
             let racy = c.hashed_at <= (mtime / 1_000_000_000) as i64 + 1;
             if c.size == meta.len()
                 && c.mtime_ns == mtime
-                && c.inode == fsutil::file_id(&meta)
+                && c.inode == fsutil::file_id(&abs, &meta)
                 && !racy
             {
                 let o = Observed::File {
@@ -212,7 +212,7 @@ pub fn scan<'a>(
                         .map(|a| StatEntry {
                             size: a.len(),
                             mtime_ns: fsutil::mtime_ns(&a),
-                            inode: fsutil::file_id(&a),
+                            inode: fsutil::file_id(&abs, &a),
                             sha256: sha.clone(),
                             hashed_at: now,
                         });
@@ -242,11 +242,12 @@ pub fn scan<'a>(
 
 /// A cache entry for a file the launcher just wrote (and knows the hash of).
 pub fn entry_for(dir: &Path, path: &str, sha256: &str) -> Option<StatEntry> {
-    let meta = std::fs::symlink_metadata(fsutil::native(dir, path)).ok()?;
+    let abs = fsutil::native(dir, path);
+    let meta = std::fs::symlink_metadata(&abs).ok()?;
     Some(StatEntry {
         size: meta.len(),
         mtime_ns: fsutil::mtime_ns(&meta),
-        inode: fsutil::file_id(&meta),
+        inode: fsutil::file_id(&abs, &meta),
         sha256: sha256.to_string(),
         hashed_at: now_secs(),
     })

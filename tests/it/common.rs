@@ -44,7 +44,7 @@ impl Run {
         self.out.status.code().unwrap_or(-1)
     }
     pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
+        crlf_to_lf(String::from_utf8_lossy(&self.out.stdout).into_owned())
     }
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.out.stderr).into_owned()
@@ -189,7 +189,7 @@ pub fn publish_command(
 
 /// `launcher publish` of `source` as `version` into `repo` (product `demo`, channel `stable`).
 pub fn publish(source: &Path, repo: &Path, version: &str, extra: &[&str]) -> Run {
-    let mut args = vec!["--executable", "bin/demo"];
+    let mut args = vec!["--executable", APP_EXE];
     args.extend_from_slice(extra);
     run(
         publish_command(source, repo, "demo", version, &args),
@@ -952,6 +952,10 @@ impl InstallDir {
     pub fn clone_to(&self, root: &Path) -> InstallDir {
         let to = InstallDir::at(root);
         std::fs::copy(&self.ini, &to.ini).unwrap();
+        if cfg!(windows) {
+            copy_tree_dated(&self.app, &to.app);
+            return to;
+        }
         let st = Command::new("cp")
             .arg("-a")
             .arg(&self.app)
@@ -1218,5 +1222,99 @@ http {{
     /// What nginx logged about the requests it served.
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
+}
+
+// --- Windows (issue 11): what differs when the suite runs as a Windows program under Wine. New tests use
+// --- these instead of shell scripts and `cp`, so they run on both.
+
+/// The sample app's executable, as releases name it: the shell script on Unix, the batch file on Windows.
+pub const APP_EXE: &str = if cfg!(windows) {
+    "bin/demo.cmd"
+} else {
+    "bin/demo"
+};
+
+/// A batch file writes CRLF line ends; scenarios compare lines with `\n` on every platform.
+pub fn crlf_to_lf(s: String) -> String {
+    if cfg!(windows) {
+        s.replace("\r\n", "\n")
+    } else {
+        s
+    }
+}
+
+/// Writes a small program at `stem` plus the platform's extension: `sh` is the body of a `/bin/sh`
+/// script (made executable) on Unix, `cmd` the body of a batch file (after `@echo off`) on Windows.
+/// Returns the file written.
+pub fn write_script(stem: &Path, sh: &str, cmd: &str) -> PathBuf {
+    if cfg!(windows) {
+        let mut p = stem.as_os_str().to_os_string();
+        p.push(".cmd");
+        let p = PathBuf::from(p);
+        write(
+            &p,
+            format!("@echo off\r\n{}\r\n", cmd.replace('\n', "\r\n")),
+        );
+        p
+    } else {
+        write(stem, format!("#!/bin/sh\n{sh}\n"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(stem, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        stem.to_path_buf()
+    }
+}
+
+/// Copies a folder tree keeping every file's modification date (what `cp -a` does on Unix), so a copied
+/// install's stat cache stays valid.
+pub fn copy_tree_dated(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree_dated(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+            let mtime = e.metadata().unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&dst)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        }
+    }
+}
+
+/// True when a process ended in `std::process::abort`: by a signal on Unix, by the fail-fast status
+/// `STATUS_STACK_BUFFER_OVERRUN` (0xC0000409) that `abort` raises on Windows.
+pub fn aborted(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal().is_some()
+    }
+    #[cfg(windows)]
+    {
+        status.code() == Some(0xC000_0409_u32 as i32)
+    }
+}
+
+/// True when a process ended by `Child::kill`: SIGKILL on Unix; on Windows `TerminateProcess` with the
+/// exit code 1 the standard library passes (a launcher that failed on its own exits 1 too, so this is for
+/// statistics, not assertions).
+pub fn killed(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal() == Some(9)
+    }
+    #[cfg(windows)]
+    {
+        status.code() == Some(1)
     }
 }

@@ -137,7 +137,14 @@ impl Ctx<'_> {
             std::fs::rename(&link, &aside).unwrap();
             self.moved = Some((aside, link.clone()));
         }
+        #[cfg(unix)]
         std::os::unix::fs::symlink(target, &link).unwrap();
+        #[cfg(windows)]
+        if target.is_dir() {
+            std::os::windows::fs::symlink_dir(target, &link).unwrap();
+        } else {
+            std::os::windows::fs::symlink_file(target, &link).unwrap();
+        }
         self.planted.push(link);
     }
 }
@@ -632,6 +639,9 @@ fn cases() -> Vec<Case> {
 
 /// A copy of a folder that keeps dates (`cp -a`), so a restored install is not "touched" again.
 fn copy_keeping_dates(from: &std::path::Path, to: &std::path::Path) {
+    if cfg!(windows) {
+        return crate::common::copy_tree_dated(from, to);
+    }
     let ok = std::process::Command::new("cp")
         .arg("-a")
         .arg(from)

@@ -6,14 +6,20 @@ mod concurrency;
 #[cfg(feature = "fault-injection")]
 mod crash;
 mod demo;
+#[cfg(unix)]
 mod faults;
 mod hostile;
+#[cfg(unix)]
 mod https;
+#[cfg(unix)]
 mod nginx;
+#[cfg(unix)]
 mod proxy;
 mod publish;
+#[cfg(unix)]
 mod selfupdate;
 mod serve;
 mod sign;
 mod trust;
 mod update;
+mod windows;
