@@ -25,6 +25,7 @@ pub mod rollback;
 pub mod scan;
 pub mod selfupdate;
 pub mod serve;
+pub mod shortcut;
 pub mod sign;
 pub mod source;
 pub mod stage;

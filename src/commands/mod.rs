@@ -11,6 +11,7 @@ mod publish;
 mod rollback;
 pub mod run;
 mod serve;
+mod shortcut;
 mod status;
 mod verify;
 
@@ -63,5 +64,21 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
         Command::Rollback => rollback::run(&ctx),
         Command::Status { json } => status::run(&ctx, json),
         Command::Demo { keep } => demo::run(&ctx, keep),
+        Command::Shortcut {
+            desktop,
+            start_menu,
+            name,
+            icon,
+            remove,
+        } => shortcut::run(
+            &ctx,
+            shortcut::Args {
+                desktop,
+                start_menu,
+                name,
+                icon,
+                remove,
+            },
+        ),
     }
 }

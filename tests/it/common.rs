@@ -1318,3 +1318,8 @@ pub fn killed(status: &std::process::ExitStatus) -> bool {
         status.code() == Some(1)
     }
 }
+
+/// `root` joined with the `/`-separated `rel`, one component at a time (so Windows gets `\\`).
+pub fn native_path(root: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(root.to_path_buf(), |p, c| p.join(c))
+}

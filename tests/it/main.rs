@@ -19,6 +19,7 @@ mod publish;
 #[cfg(unix)]
 mod selfupdate;
 mod serve;
+mod shortcut;
 mod sign;
 mod trust;
 mod update;

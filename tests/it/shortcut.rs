@@ -1,0 +1,271 @@
+//! `launcher shortcut`: a `.desktop` file on Linux (checked with `desktop-file-validate`), a `.lnk` on
+//! Windows (read back, and started under Wine); idempotent, and `--remove` deletes only what it made.
+
+use crate::common::{run, sample_tree, Bench, InstallDir, Run, APP_EXE, BIN};
+use std::path::{Path, PathBuf};
+
+/// A user profile in the temp folder: the desktop and start-menu folders the launcher writes to.
+struct Profile {
+    home: PathBuf,
+}
+
+impl Profile {
+    fn new(bench: &Bench) -> Profile {
+        let home = bench.root.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Profile { home }
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        if cfg!(windows) {
+            vec![
+                ("USERPROFILE", self.home.clone()),
+                ("APPDATA", self.home.join("AppData").join("Roaming")),
+            ]
+        } else {
+            vec![("HOME", self.home.clone())]
+        }
+    }
+
+    fn desktop(&self, name: &str) -> PathBuf {
+        self.home.join("Desktop").join(file_name(name))
+    }
+
+    fn start_menu(&self, name: &str) -> PathBuf {
+        if cfg!(windows) {
+            self.home
+                .join(r"AppData\Roaming\Microsoft\Windows\Start Menu\Programs")
+                .join(file_name(name))
+        } else {
+            self.home
+                .join(".local/share/applications")
+                .join(file_name(name))
+        }
+    }
+
+    fn shortcut(&self, install: &InstallDir, args: &[&str]) -> Run {
+        let mut c = install.command(&["shortcut"], &[]);
+        c.args(args);
+        for (k, v) in self.env() {
+            c.env(k, v);
+        }
+        run(c, Some(&self.home))
+    }
+}
+
+fn file_name(name: &str) -> String {
+    if cfg!(windows) {
+        format!("{name}.lnk")
+    } else {
+        format!("{name}.desktop")
+    }
+}
+
+fn installed() -> (Bench, InstallDir) {
+    let bench = Bench::new();
+    bench.publish("1.0.0", &sample_tree("1.0.0"));
+    let install = bench.install("a", "");
+    install
+        .run(&[], &[])
+        .success()
+        .stdout_has("demo app 1.0.0\n");
+    (bench, install)
+}
+
+/// What a shortcut holds, as the platform's reader sees it.
+#[derive(Debug)]
+struct Read {
+    target: String,
+    arguments: String,
+    icon: Option<String>,
+}
+
+#[cfg(unix)]
+fn read_back(path: &Path) -> Read {
+    let text = std::fs::read_to_string(path).unwrap();
+    let key = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(str::to_string)
+    };
+    let exec = key("Exec").expect("no Exec key");
+    // Exec holds two quoted arguments; the file format doubles each backslash.
+    let parts: Vec<String> = exec
+        .split('"')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_string())
+        .collect();
+    Read {
+        target: parts[0].clone(),
+        arguments: parts[1..].join(" "),
+        icon: key("Icon"),
+    }
+}
+
+/// The string data of a Shell Link (MS-SHLLINK 2.4): after the 76-byte header, the ID list and the
+/// link info (when their flags say so), then counted UTF-16 strings in a fixed order.
+#[cfg(windows)]
+fn read_back(path: &Path) -> Read {
+    let b = std::fs::read(path).unwrap();
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    assert_eq!(u32_at(0), 0x4c, "not a shell link: {}", path.display());
+    let flags = u32_at(0x14);
+    let mut o = 0x4c;
+    if flags & 0x1 != 0 {
+        o += 2 + u16_at(o);
+    }
+    if flags & 0x2 != 0 {
+        o += u32_at(o);
+    }
+    let mut strings = std::collections::BTreeMap::new();
+    // NAME, RELATIVE_PATH, WORKING_DIR, COMMAND_LINE_ARGUMENTS, ICON_LOCATION
+    for (bit, key) in [
+        (0x4, "name"),
+        (0x8, "relative"),
+        (0x10, "dir"),
+        (0x20, "args"),
+        (0x40, "icon"),
+    ] {
+        if flags & bit != 0 {
+            let n = u16_at(o);
+            let units: Vec<u16> = (0..n).map(|i| u16_at(o + 2 + 2 * i) as u16).collect();
+            strings.insert(key, String::from_utf16(&units).unwrap());
+            o += 2 + 2 * n;
+        }
+    }
+    // mslnk stores the target as an ID list and a relative path `./NAME`; the name is what can be compared.
+    Read {
+        target: strings["relative"].trim_start_matches("./").to_string(),
+        arguments: strings.get("args").cloned().unwrap_or_default(),
+        icon: strings.get("icon").cloned(),
+    }
+}
+
+fn plain(p: &Path) -> String {
+    let s = p.display().to_string();
+    s.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(s)
+}
+
+#[test]
+fn desktop_shortcut_names_the_launcher_and_its_ini_and_is_written_once() {
+    let (bench, install) = installed();
+    let profile = Profile::new(&bench);
+    profile.shortcut(&install, &["--name", "Opeka"]).success();
+    let path = profile.desktop("Opeka");
+    let first = std::fs::read(&path).unwrap();
+    profile.shortcut(&install, &["--name", "Opeka"]).success();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        first,
+        "the second run changed the shortcut"
+    );
+    let entries: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "more than one file on the desktop");
+
+    let read = read_back(&path);
+    let norm = |s: &str| s.replace("\\\\", "\\");
+    let bin = Path::new(BIN);
+    if cfg!(windows) {
+        assert_eq!(
+            read.target,
+            bin.file_name().unwrap().to_str().unwrap(),
+            "{read:?}"
+        );
+    } else {
+        assert_eq!(norm(&read.target), BIN, "{read:?}");
+    }
+    assert!(
+        norm(&read.arguments).contains(&plain(&install.ini)),
+        "the shortcut does not name the ini: {read:?}"
+    );
+    if cfg!(windows) {
+        // The icon is the app executable's own.
+        let icon = plain(&crate::common::native_path(&install.app, APP_EXE));
+        assert_eq!(read.icon.as_deref(), Some(icon.as_str()), "{read:?}");
+    }
+    #[cfg(unix)]
+    if crate::common::require("desktop-file-validate") {
+        let r = run(
+            {
+                let mut c = std::process::Command::new("desktop-file-validate");
+                c.arg(&path);
+                c
+            },
+            None,
+        );
+        assert!(
+            r.code() == 0 && r.stdout().trim().is_empty() && r.stderr().trim().is_empty(),
+            "desktop-file-validate complains{}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn start_menu_shortcut_and_remove_deletes_only_what_the_launcher_made() {
+    let (bench, install) = installed();
+    let profile = Profile::new(&bench);
+    profile
+        .shortcut(&install, &["--start-menu", "--desktop", "--name", "Demo"])
+        .success();
+    let (desk, menu) = (profile.desktop("Demo"), profile.start_menu("Demo"));
+    assert!(desk.is_file() && menu.is_file());
+
+    // A user's own file of the same name is not the launcher's to delete.
+    let other = profile.desktop("Mine");
+    crate::common::write(&other, "the user's own shortcut\n");
+    profile
+        .shortcut(&install, &["--remove", "--name", "Mine"])
+        .failure()
+        .stderr_has("was not made by this launcher");
+    assert_eq!(
+        std::fs::read_to_string(&other).unwrap(),
+        "the user's own shortcut\n"
+    );
+
+    profile
+        .shortcut(
+            &install,
+            &["--remove", "--start-menu", "--desktop", "--name", "Demo"],
+        )
+        .success();
+    assert!(!desk.exists() && !menu.exists(), "--remove left a shortcut");
+    profile
+        .shortcut(&install, &["--remove", "--name", "Demo"])
+        .success()
+        .stderr_has("There is no desktop shortcut");
+}
+
+#[test]
+fn shortcut_name_that_is_no_file_name_is_refused() {
+    let (bench, install) = installed();
+    let profile = Profile::new(&bench);
+    profile
+        .shortcut(&install, &["--name", "a/b"])
+        .code_is(2)
+        .stderr_has("cannot be a file name");
+}
+
+/// Under Wine, the `.lnk` is started the way Explorer starts it (`start` resolves the link): the launcher
+/// it names installs the app with the ini it names.
+#[cfg(windows)]
+#[test]
+fn lnk_shortcut_starts_the_launcher_under_windows() {
+    let bench = Bench::new();
+    bench.publish("1.0.0", &sample_tree("1.0.0"));
+    let install = bench.install("a", "");
+    let profile = Profile::new(&bench);
+    profile.shortcut(&install, &["--name", "Start"]).success();
+    let lnk = profile.desktop("Start");
+    let mut c = std::process::Command::new("cmd.exe");
+    use std::os::windows::process::CommandExt;
+    c.raw_arg(format!("/d /c start \"\" /wait \"{}\"", plain(&lnk)));
+    let r = run(c, Some(&install.app));
+    let state = install.app.join(".launcher").join("state.json");
+    assert!(
+        state.is_file(),
+        "the shortcut did not start the launcher{}",
+        r.explain()
+    );
+}
