@@ -4,7 +4,8 @@
 # Debian's Rust (rustc-web/cargo-web with rust-web-src) with -Zbuild-std and the mingw linker.
 #
 #   scripts/windows.sh build           release launcher.exe in target/windows/x86_64-pc-windows-gnu/release
-#   scripts/windows.sh test [FILTER]   unit tests and the integration suite (tests/it) under Wine
+#   scripts/windows.sh test [FILTER]   unit tests and the integration suite (tests/it) under Wine, then
+#                                      launcher.exe in a cmd.exe console
 #
 # Everything it writes stays under target/windows (its own target folder, so it never fights with the
 # rustup builds in target/), including the Wine prefix.
@@ -63,6 +64,35 @@ prepare_wine() {
     trap '/usr/lib/wine/wineserver -k 2>/dev/null || true' EXIT
 }
 
+# What a user at a cmd.exe prompt sees: the GUI-subsystem launcher.exe, started by cmd.exe in a real
+# console (a pseudo-terminal from `script`, which Wine turns into a Windows console), attaches to that
+# console, so its output and errors appear there, and cmd gets its exit code. The tests in tests/it
+# capture output through pipes, which a console program would get too; only this shows the attach.
+console_checks() {
+    local exe
+    exe="Z:$(tr / '\\' <<<"$1")"
+    local seen
+    seen=$(script -qec "$wine cmd /c '$exe --version & echo exit=%errorlevel%'" /dev/null </dev/null)
+    expect_console "$seen" "launcher $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" "exit=0"
+    seen=$(script -qec "$wine cmd /c '$exe --config Z:\\nonexistent\\x.ini status --json & echo exit=%errorlevel%'" \
+        /dev/null </dev/null)
+    expect_console "$seen" "no launcher.ini found" "exit=3"
+    echo "console: launcher.exe output and exit codes reach cmd.exe's console" >&2
+}
+
+expect_console() {
+    local seen=$1
+    shift
+    # Wine's console writes cursor-control sequences around the text.
+    seen=$(sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\r//g' <<<"$seen")
+    for want in "$@"; do
+        if ! grep -qF -- "$want" <<<"$seen"; then
+            printf 'console check failed: %s not in:\n%s\n' "$want" "$seen" >&2
+            exit 1
+        fi
+    done
+}
+
 case "${1:-test}" in
 build)
     "${cargo[@]}" build "${build_std[@]}" --release
@@ -76,6 +106,7 @@ test)
     # Peer tools (nginx, minisign, tinyproxy, faketime) are Linux programs and stay on the Linux side:
     # without CI set, the tests that need them skip themselves instead of failing.
     env -u CI "${cargo[@]}" test "${build_std[@]}" --features fault-injection --lib --test it -- "$@"
+    console_checks "$out/$target/debug/launcher.exe"
     echo "Windows tests took $(($(date +%s) - start)) s (build included)" >&2
     ;;
 *)

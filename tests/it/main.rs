@@ -16,7 +16,6 @@ mod nginx;
 #[cfg(unix)]
 mod proxy;
 mod publish;
-#[cfg(unix)]
 mod selfupdate;
 mod serve;
 mod shortcut;

@@ -214,21 +214,40 @@ fn paths_longer_than_260_characters_install_and_update() {
     bench.publish("1.0.0", &v1);
     let install = bench.install("a", "");
     assert!(install.app.join(&deep).to_str().unwrap().len() > 260);
+    install_then_update(
+        &install,
+        &v1,
+        &v2,
+        || bench.publish("2.0.0", &v2),
+        "long path",
+    );
+}
+
+/// Starts `install` (1.0.0 installs), publishes 2.0.0 with `publish_v2`, starts it again (2.0.0
+/// replaces what changed, with a backup), and checks the install and its backups are whole.
+#[cfg(windows)]
+fn install_then_update(
+    install: &InstallDir,
+    v1: &Tree,
+    v2: &Tree,
+    publish_v2: impl FnOnce(),
+    context: &str,
+) {
     install
         .run(&[], &[])
         .success()
         .stdout_has("demo app 1.0.0\n");
-    bench.publish("2.0.0", &v2);
+    publish_v2();
     install
         .run(&[], &[])
         .success()
         .stdout_has("demo app 2.0.0\n");
-    let versions = [("1.0.0", &v1), ("2.0.0", &v2)];
+    let versions = [("1.0.0", v1), ("2.0.0", v2)];
     assert_eq!(
-        install.assert_whole(&versions, &Tree::new(), "long path"),
+        install.assert_whole(&versions, &Tree::new(), context),
         "2.0.0"
     );
-    install.assert_backups(&versions, "long path");
+    install.assert_backups(&versions, context);
 }
 
 /// `Dir` given as a drive-letter path (`C:\...`) and `Server` as one too, both outside the ini's folder.
@@ -238,18 +257,14 @@ fn dir_and_server_as_drive_letter_paths() {
     let bench = Bench::new();
     let v1 = sample_tree("1.0.0");
     bench.publish("1.0.0", &v1);
-    let plain = |p: &std::path::Path| {
-        let s = p.to_str().unwrap().to_string();
-        s.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(s)
-    };
-    let app = plain(&bench.root.join("elsewhere").join("app"));
+    let app = plain_path(&bench.root.join("elsewhere").join("app"));
     assert!(app.as_bytes()[1] == b':', "not a drive path: {app}");
     let ini = bench.root.join("ini").join("launcher.ini");
     write(
         &ini,
         format!(
             "[Update]\r\nServer = {}\r\nProduct = demo\r\n[App]\r\nDir = {app}\r\n",
-            plain(&bench.repo)
+            plain_path(&bench.repo)
         ),
     );
     let mut c = crate::common::launcher();
@@ -258,4 +273,102 @@ fn dir_and_server_as_drive_letter_paths() {
         .success()
         .stdout_has("demo app 1.0.0\n");
     assert!(std::path::Path::new(&app).join(APP_EXE).is_file());
+}
+
+/// A shared folder reached by a UNC path (`\\server\share`), removed when dropped. Under Wine a share is
+/// a folder below the prefix's `dosdevices\unc\SERVER\SHARE` (Wine's own mapping of UNC paths); on
+/// Windows it is the temp folder through the administrative share `\\localhost\C$`.
+#[cfg(windows)]
+struct UncShare {
+    /// The UNC path of the share.
+    unc: String,
+    /// The same folder by its local path, for the test's own checks.
+    local: std::path::PathBuf,
+    /// Removed on drop (under Wine); None when the share is the test's temp folder itself.
+    remove: Option<std::path::PathBuf>,
+}
+
+#[cfg(windows)]
+impl UncShare {
+    fn new(bench: &Bench) -> UncShare {
+        let unique = bench
+            .root
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        match std::env::var("WINEPREFIX") {
+            Ok(prefix) => {
+                let prefix = format!("Z:{}", prefix.replace('/', "\\"));
+                let local = std::path::PathBuf::from(prefix)
+                    .join(r"dosdevices\unc\launcher-test")
+                    .join(&unique);
+                std::fs::create_dir_all(&local).unwrap();
+                UncShare {
+                    unc: format!(r"\\launcher-test\{unique}"),
+                    remove: Some(local.clone()),
+                    local,
+                }
+            }
+            Err(_) => {
+                let s = plain_path(&bench.root);
+                let (drive, rest) = s.split_once(":\\").expect("a drive path");
+                UncShare {
+                    unc: format!(r"\\localhost\{drive}$\{rest}"),
+                    local: bench.root.clone(),
+                    remove: None,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(windows)]
+impl Drop for UncShare {
+    fn drop(&mut self) {
+        if let Some(p) = &self.remove {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+/// A path without the `\\?\` prefix that `canonicalize` adds: what a user writes in an ini.
+#[cfg(windows)]
+fn plain_path(p: &std::path::Path) -> String {
+    let s = p.to_str().unwrap().to_string();
+    s.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(s)
+}
+
+/// `Dir` and `Server` as UNC paths (`\\server\share\...`), as on an office network: the first start
+/// installs, an update replaces what changed with a backup, and `verify` finds the install whole.
+#[cfg(windows)]
+#[test]
+fn dir_and_server_as_unc_paths() {
+    let bench = Bench::new();
+    let share = UncShare::new(&bench);
+    let (v1, mut v2) = (sample_tree("1.0.0"), sample_tree("2.0.0"));
+    v2.insert("data/config.txt".into(), b"setting = 2\n".to_vec());
+    let repo = share.local.join("repo");
+    let publish = |version: &str, tree: &Tree| {
+        let rel = bench.root.join(format!("rel-{version}"));
+        crate::common::write_tree(&rel, tree);
+        crate::common::publish(&rel, &repo, version, &[]).success();
+    };
+    publish("1.0.0", &v1);
+    let ini = bench.root.join("ini").join("launcher.ini");
+    write(
+        &ini,
+        format!(
+            "[Update]\r\nServer = {unc}\\repo\r\nProduct = demo\r\n[App]\r\nDir = {unc}\\app\r\n",
+            unc = share.unc
+        ),
+    );
+    let install = InstallDir {
+        root: bench.root.join("ini"),
+        ini: ini.clone(),
+        app: share.local.join("app"),
+    };
+    install_then_update(&install, &v1, &v2, || publish("2.0.0", &v2), "UNC");
+    install.run(&["verify"], &[]).success();
 }
