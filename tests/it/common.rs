@@ -1,5 +1,12 @@
 //! Helpers shared by the scenarios: run the real binary with a clean environment, build release trees,
 //! start `launcher serve` on a loopback port, and print everything useful when an assertion fails.
+//!
+//! The suite also runs as a Windows program under Wine (`scripts/windows.sh test`). To keep a scenario
+//! portable, use the helpers at the end of this file instead of Unix-only means: `APP_EXE` for the
+//! sample app's executable (`bin/demo` or `bin/demo.cmd`), `write_script` for a small app (a shell
+//! script or a batch file), `copy_tree_dated` for `cp -a`, `aborted` / `killed` for signals, `native_path`
+//! for `/`-joined paths; `Run::stdout` already turns CRLF into LF. What stays Unix-only (modes, symlinks
+//! made by `ln`, mounts, peer tools like nginx) goes under `#[cfg(unix)]` per test, not per file.
 
 #![allow(dead_code)]
 

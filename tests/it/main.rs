@@ -6,7 +6,6 @@ mod concurrency;
 #[cfg(feature = "fault-injection")]
 mod crash;
 mod demo;
-#[cfg(unix)]
 mod faults;
 mod hostile;
 #[cfg(unix)]
