@@ -449,10 +449,10 @@ fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), Appl
     }
     fsutil::sync_dir(&layout.meta);
     if j.backup_is_temporary {
-        let _ = fs::remove_dir_all(fsutil::native(&layout.dir, &j.backup));
+        let _ = fsutil::remove_dir_all(&fsutil::native(&layout.dir, &j.backup));
     }
     if let Some(c) = &j.consume {
-        let _ = fs::remove_dir_all(fsutil::native(&layout.dir, c));
+        let _ = fsutil::remove_dir_all(&fsutil::native(&layout.dir, c));
     }
     Ok(())
 }
@@ -663,9 +663,9 @@ fn recover_as(layout: &Layout, direction: Direction) -> Result<Option<Recovered>
     fs::remove_file(&journal).map_err(fs_err("remove the journal", &journal))?;
     fsutil::sync_dir(&layout.meta);
     // The backup folders were made for the change that did not happen.
-    let _ = fs::remove_dir_all(&backup);
+    let _ = fsutil::remove_dir_all(&backup);
     for p in backup::pending_for(dir, &j.target.version) {
-        let _ = fs::remove_dir_all(p);
+        let _ = fsutil::remove_dir_all(&p);
     }
     if state.installed.as_ref() == Some(&j.target) && j.previous.as_ref() != Some(&j.target) {
         // The state was written before the change failed (a step after the state write): it must
@@ -714,7 +714,7 @@ pub fn make_backup(
     probe_writable(&layout.dir)?;
     let undo = layout.undo();
     if undo.exists() {
-        fs::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
+        fsutil::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
     }
     let undo_rel = format!("{}/undo", crate::state::META_DIR);
     if keep == 0 {

@@ -119,7 +119,7 @@ pub fn finalize_pending(dir: &Path, version: &str) -> Result<(), FsError> {
 }
 
 fn remove_tree(p: &Path) -> Result<(), FsError> {
-    match fs::remove_dir_all(p) {
+    match fsutil::remove_dir_all(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(fs_err("remove the old backup", p)(e)),

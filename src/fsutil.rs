@@ -203,3 +203,17 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         _ => false,
     }
 }
+
+/// `fs::remove_dir_all` for the launcher's own folders (backups, the undo folder). On Windows a file with
+/// the read-only attribute cannot be deleted, and a backup keeps the attribute of the installed file it
+/// was moved from; so there the attribute is cleared below `dir` and the removal tried once more.
+pub fn remove_dir_all(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        #[cfg(windows)]
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            windows::clear_read_only(dir);
+            fs::remove_dir_all(dir)
+        }
+        r => r,
+    }
+}

@@ -95,7 +95,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         })
         .collect();
     let undo = s.layout.undo();
-    let _ = std::fs::remove_dir_all(&undo);
+    let _ = crate::fsutil::remove_dir_all(&undo);
     let journal = Journal {
         kind: "rollback".into(),
         target: target.clone(),

@@ -4,7 +4,8 @@
 //! the only copy", and the stat cache uses it to notice a file replaced by one of the same size and date.
 //! The handle is opened for attributes only and shares everything, so a file held open by the running app
 //! (even without `FILE_SHARE_DELETE`) can still be identified; links and junctions are not followed, as
-//! `symlink_metadata` does not follow them.
+//! `symlink_metadata` does not follow them. It also clears the read-only attribute in the launcher's own
+//! folders before they are removed.
 
 use std::fs::OpenOptions;
 use std::os::windows::fs::OpenOptionsExt;
@@ -26,4 +27,26 @@ pub fn identity(path: &Path) -> Option<(u64, u64)> {
         .ok()?;
     let info = winapi_util::file::information(&f).ok()?;
     Some((info.volume_serial_number(), info.file_index()))
+}
+
+/// Clears the read-only attribute of every file below `dir` (links are not followed). Best effort: what
+/// cannot be cleared makes the caller's removal fail with the path.
+pub fn clear_read_only(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        if meta.is_dir() {
+            clear_read_only(&e.path());
+        } else if meta.permissions().readonly() && !meta.is_symlink() {
+            let mut perms = meta.permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            // Windows: only the attribute changes.
+            perms.set_readonly(false);
+            let _ = std::fs::set_permissions(e.path(), perms);
+        }
+    }
 }

@@ -309,7 +309,13 @@ pub fn snapshot(dir: &Path) -> Option<Snapshot> {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
             let meta = std::fs::symlink_metadata(&p).unwrap();
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            // `/`-separated on every platform, so keys compare with `BOOKKEEPING` and manifest paths.
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string()
+                .replace('\\', "/");
             let mtime = meta.modified().unwrap();
             if meta.is_symlink() {
                 let target = std::fs::read_link(&p).unwrap();
@@ -1329,4 +1335,16 @@ pub fn killed(status: &std::process::ExitStatus) -> bool {
 /// `root` joined with the `/`-separated `rel`, one component at a time (so Windows gets `\\`).
 pub fn native_path(root: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(root.to_path_buf(), |p, c| p.join(c))
+}
+
+/// A `file://` URL for a local folder: `file:///tmp/x` on Unix, `file:///C:/x` on Windows (without the
+/// `\\?\` prefix that `canonicalize` adds there).
+pub fn file_url(dir: &Path) -> String {
+    let s = dir.display().to_string();
+    if cfg!(windows) {
+        let s = s.strip_prefix(r"\\?\").unwrap_or(&s);
+        format!("file:///{}", s.replace('\\', "/"))
+    } else {
+        format!("file://{s}")
+    }
 }
