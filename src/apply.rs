@@ -287,8 +287,7 @@ fn save_old(
 /// Sets the manifest's date and executable bit on an installed file.
 pub fn set_meta(dest: &Path, e: &FileEntry) -> Result<(), FsError> {
     if let Some(t) = manifest::parse_time(&e.mtime) {
-        filetime::set_file_mtime(dest, filetime::FileTime::from_system_time(t))
-            .map_err(fs_err("set the date of", dest))?;
+        fsutil::set_mtime(dest, t).map_err(fs_err("set the date of", dest))?;
     }
     fsutil::set_executable(dest, e.exec)
 }

@@ -217,3 +217,13 @@ pub fn remove_dir_all(dir: &Path) -> io::Result<()> {
         r => r,
     }
 }
+
+/// Sets a file's modification date. On Windows through a handle opened for attributes only, sharing
+/// everything: a running program's file (the launcher's own `.exe`, when a release lists it unchanged
+/// but with another date) refuses to be opened for writing, but its date can still be set.
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) -> io::Result<()> {
+    #[cfg(windows)]
+    return windows::set_mtime(path, t);
+    #[cfg(not(windows))]
+    filetime::set_file_mtime(path, filetime::FileTime::from_system_time(t))
+}

@@ -4,7 +4,8 @@
 //! the only copy", and the stat cache uses it to notice a file replaced by one of the same size and date.
 //! The handle is opened for attributes only and shares everything, so a file held open by the running app
 //! (even without `FILE_SHARE_DELETE`) can still be identified; links and junctions are not followed, as
-//! `symlink_metadata` does not follow them. It also clears the read-only attribute in the launcher's own
+//! `symlink_metadata` does not follow them. Dates are set through such a handle too (attributes only),
+//! which works on a running program's file. It also clears the read-only attribute in the launcher's own
 //! folders before they are removed.
 
 use std::fs::OpenOptions;
@@ -49,4 +50,15 @@ pub fn clear_read_only(dir: &Path) {
             let _ = std::fs::set_permissions(e.path(), perms);
         }
     }
+}
+
+const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
+
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) -> std::io::Result<()> {
+    OpenOptions::new()
+        .access_mode(FILE_WRITE_ATTRIBUTES)
+        .share_mode(FILE_SHARE_ALL)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+        .open(path)?
+        .set_modified(t)
 }

@@ -1337,12 +1337,20 @@ pub fn native_path(root: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(root.to_path_buf(), |p, c| p.join(c))
 }
 
-/// A `file://` URL for a local folder: `file:///tmp/x` on Unix, `file:///C:/x` on Windows (without the
-/// `\\?\` prefix that `canonicalize` adds there).
+/// A path as a user writes it, and as the launcher prints it: on Windows without the `\\?\` prefix
+/// that `canonicalize` adds (the temp folders of the tests are canonical).
+pub fn plain_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if cfg!(windows) => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// A `file://` URL for a local folder: `file:///tmp/x` on Unix, `file:///C:/x` on Windows.
 pub fn file_url(dir: &Path) -> String {
-    let s = dir.display().to_string();
+    let s = plain_path(dir);
     if cfg!(windows) {
-        let s = s.strip_prefix(r"\\?\").unwrap_or(&s);
         format!("file:///{}", s.replace('\\', "/"))
     } else {
         format!("file://{s}")

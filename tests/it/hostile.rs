@@ -137,15 +137,15 @@ impl Ctx<'_> {
             std::fs::rename(&link, &aside).unwrap();
             self.moved = Some((aside, link.clone()));
         }
+        self.planted.push(link.clone());
         #[cfg(unix)]
         std::os::unix::fs::symlink(target, &link).unwrap();
         #[cfg(windows)]
-        if target.is_dir() {
-            std::os::windows::fs::symlink_dir(target, &link).unwrap();
-        } else {
-            std::os::windows::fs::symlink_file(target, &link).unwrap();
-        }
-        self.planted.push(link);
+        unreachable!(
+            "no link cases on Windows: {} -> {}",
+            link.display(),
+            target.display()
+        );
     }
 }
 
@@ -668,6 +668,11 @@ fn table_with(extra: Vec<Case>) -> Vec<(Option<String>, Case)> {
         })
         .collect();
     table.extend(extra.into_iter().chain(link_cases()).map(|c| (None, c)));
+    // Wine 8 gives Windows programs no symbolic links they can see as links (what `symlink_dir` and
+    // `symlink_file` leave behind reads as a plain folder or file, and nothing outside the install is
+    // reached through it), so the link cases would prove nothing there; they run on Unix. On real
+    // Windows a link needs Developer Mode or an administrator: unverified there.
+    table.retain(|(_, c)| cfg!(unix) || c.says != "symbolic link");
     table
 }
 

@@ -272,7 +272,7 @@ fn publish_writes_layout_and_manifest_matching_independent_hashes() {
     assert_eq!(m["version"], "7.04.200");
     assert_eq!(m["channel"], "stable");
     assert_eq!(m["platform"], PLATFORM);
-    assert_eq!(m["executable"], "bin/demo");
+    assert_eq!(m["executable"], common::APP_EXE);
     assert_eq!(m["mandatory"], false);
     assert!(m["expires"].is_null(), "expires: {}", m["expires"]);
     let published = m["published"].as_str().expect("published is a string");

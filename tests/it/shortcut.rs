@@ -1,7 +1,7 @@
 //! `launcher shortcut`: a `.desktop` file on Linux (checked with `desktop-file-validate`), a `.lnk` on
 //! Windows (read back, and started under Wine); idempotent, and `--remove` deletes only what it made.
 
-use crate::common::{run, sample_tree, Bench, InstallDir, Run, APP_EXE, BIN};
+use crate::common::{plain_path, run, sample_tree, Bench, InstallDir, Run, APP_EXE, BIN};
 use std::path::{Path, PathBuf};
 
 /// A user profile in the temp folder: the desktop and start-menu folders the launcher writes to.
@@ -157,11 +157,6 @@ fn read_back(path: &Path) -> Read {
     }
 }
 
-fn plain(p: &Path) -> String {
-    let s = p.display().to_string();
-    s.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(s)
-}
-
 #[test]
 fn desktop_shortcut_names_the_launcher_and_its_ini_and_is_written_once() {
     let (bench, install) = installed();
@@ -189,12 +184,12 @@ fn desktop_shortcut_names_the_launcher_and_its_ini_and_is_written_once() {
         assert_eq!(norm(&read.target), BIN, "{read:?}");
     }
     assert!(
-        norm(&read.arguments).contains(&plain(&install.ini)),
+        norm(&read.arguments).contains(&plain_path(&install.ini)),
         "the shortcut does not name the ini: {read:?}"
     );
     if cfg!(windows) {
         // The icon is the app executable's own.
-        let icon = plain(&crate::common::native_path(&install.app, APP_EXE));
+        let icon = plain_path(&crate::common::native_path(&install.app, APP_EXE));
         assert_eq!(read.icon.as_deref(), Some(icon.as_str()), "{read:?}");
     }
     #[cfg(unix)]
@@ -273,7 +268,7 @@ fn lnk_shortcut_starts_the_launcher_under_windows() {
     let lnk = profile.desktop("Start");
     let mut c = std::process::Command::new("cmd.exe");
     use std::os::windows::process::CommandExt;
-    c.raw_arg(format!("/d /c start \"\" /wait \"{}\"", plain(&lnk)));
+    c.raw_arg(format!("/d /c start \"\" /wait \"{}\"", plain_path(&lnk)));
     let r = run(c, Some(&install.app));
     let state = install.app.join(".launcher").join("state.json");
     assert!(

@@ -183,7 +183,7 @@ fn fresh_install_launches_the_app_with_its_arguments_and_exit_code() {
         "the non-ASCII argument did not reach the app whole{}",
         r.explain()
     );
-    let cwd = format!("cwd: {}\n", s.app.display());
+    let cwd = format!("cwd: {}\n", crate::common::plain_path(&s.app));
     assert!(
         r.stdout().contains(&cwd),
         "the app did not start in Dir ({cwd:?}){}",

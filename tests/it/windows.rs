@@ -4,9 +4,9 @@
 //! scenarios that hold on every platform (an ini with a BOM and CRLF line ends, the lock released while
 //! the app runs) run on Linux too.
 
-use crate::common::{sample_tree, write, write_script, Bench, BIN};
 #[cfg(windows)]
-use crate::common::{InstallDir, Tree, APP_EXE};
+use crate::common::{plain_path, InstallDir, Tree, APP_EXE};
+use crate::common::{sample_tree, write, write_script, Bench, BIN};
 
 #[cfg(windows)]
 /// Version 1.0.0 installed from a folder repository, and 2.0.0 (which changes `data/config.txt` and
@@ -331,13 +331,6 @@ impl Drop for UncShare {
             let _ = std::fs::remove_dir_all(p);
         }
     }
-}
-
-/// A path without the `\\?\` prefix that `canonicalize` adds: what a user writes in an ini.
-#[cfg(windows)]
-fn plain_path(p: &std::path::Path) -> String {
-    let s = p.to_str().unwrap().to_string();
-    s.strip_prefix(r"\\?\").map(str::to_string).unwrap_or(s)
 }
 
 /// `Dir` and `Server` as UNC paths (`\\server\share\...`), as on an office network: the first start
