@@ -110,7 +110,8 @@ fn header(flags: u32, file_size: u32) -> Vec<u8> {
     h.extend(file_size.to_le_bytes());
     h.extend(0i32.to_le_bytes()); // icon index
     h.extend(SW_SHOWNORMAL.to_le_bytes());
-    h.extend([0u8; 10]); // hot key, reserved
+    h.extend([0u8; 12]); // hot key, reserved
+    debug_assert_eq!(h.len(), 0x4c);
     h
 }
 

@@ -3,6 +3,8 @@
 
 use crate::common::{plain_path, run, sample_tree, Bench, InstallDir, Run, APP_EXE, BIN};
 use std::path::{Path, PathBuf};
+#[cfg(windows)]
+use std::process::Stdio;
 
 /// A user profile in the temp folder: the desktop and start-menu folders the launcher writes to.
 struct Profile {
@@ -269,11 +271,18 @@ fn lnk_shortcut_starts_the_launcher_under_windows() {
     let mut c = std::process::Command::new("cmd.exe");
     use std::os::windows::process::CommandExt;
     c.raw_arg(format!("/d /c start \"\" /wait \"{}\"", plain_path(&lnk)));
-    let r = run(c, Some(&install.app));
+    // No pipes: what the shell starts on the way (Wine's desktop process, the app's console) may hold
+    // inherited handles long after the launcher is done, and waiting for their end would never finish.
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = c.status().unwrap();
     let state = install.app.join(".launcher").join("state.json");
     assert!(
         state.is_file(),
-        "the shortcut did not start the launcher{}",
-        r.explain()
+        "the shortcut did not start the launcher (cmd.exe exited with {status}):\n{}",
+        crate::common::listing(&install.root)
     );
+    // The launcher it started is the one named, with the ini named: the install is 1.0.0 and whole.
+    install.run(&["verify"], &[]).success();
 }
