@@ -277,7 +277,13 @@ fn lnk_shortcut_starts_the_launcher_under_windows() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let status = c.status().unwrap();
+    // `start /wait` waits for what the shell reports it started; for a link, Wine's shell reports no
+    // process, so wait for the install the launcher makes instead (generously: Wine is slow to start).
     let state = install.app.join(".launcher").join("state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while !state.is_file() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(
         state.is_file(),
         "the shortcut did not start the launcher (cmd.exe exited with {status}):\n{}",
