@@ -77,7 +77,22 @@ console_checks() {
     seen=$(script -qec "$wine cmd /c '$exe --config Z:\\nonexistent\\x.ini status --json & echo exit=%errorlevel%'" \
         /dev/null </dev/null)
     expect_console "$seen" "no launcher.ini found" "exit=3"
-    echo "console: launcher.exe output and exit codes reach cmd.exe's console" >&2
+    # The app, a console program (the sample's batch file), shares the console the launcher attached to,
+    # and its exit code comes back through the launcher.
+    local site=$out/console-check
+    rm -rf "$site"
+    mkdir -p "$site"
+    cp -r assets/demo-app "$site/release"
+    echo "1.0.0" >"$site/release/VERSION"
+    local w="Z:$(tr / '\\' <<<"$site")"
+    "$wine" "$exe" publish --source "$w\\release" --repo "$w\\repo" --product demo --version 1.0.0 \
+        --executable bin/demo.cmd </dev/null >/dev/null
+    printf '[Update]\r\nServer = %s\\repo\r\nProduct = demo\r\n[App]\r\nDir = app\r\n' "$w" >"$site/launcher.ini"
+    seen=$(script -qec "$wine cmd /c '$exe --config $w\\launcher.ini -- hello --exit-code=5 & echo exit=%errorlevel%'" \
+        /dev/null </dev/null)
+    expect_console "$seen" "Installed demo 1.0.0" "demo app 1.0.0" "arg[1]: hello" "exit=5"
+    rm -rf "$site"
+    echo "console: launcher.exe and the app it starts write to cmd.exe's console; exit codes arrive" >&2
 }
 
 expect_console() {
