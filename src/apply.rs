@@ -349,7 +349,7 @@ fn clear_empty_folder(dest: &Path, touched: &mut BTreeSet<PathBuf>) -> Result<()
         ))
         .into());
     }
-    fs::remove_dir_all(dest).map_err(fs_err("remove the empty folder", dest))?;
+    fsutil::remove_dir_all(dest).map_err(fs_err("remove the empty folder", dest))?;
     touched.insert(dest.parent().unwrap_or(dest).to_path_buf());
     crash_point("folder-removed");
     Ok(())
@@ -358,8 +358,7 @@ fn clear_empty_folder(dest: &Path, touched: &mut BTreeSet<PathBuf>) -> Result<()
 /// Sets the manifest's date and executable bit on an installed file.
 pub fn set_meta(dest: &Path, e: &FileEntry) -> Result<(), FsError> {
     if let Some(t) = manifest::parse_time(&e.mtime) {
-        filetime::set_file_mtime(dest, filetime::FileTime::from_system_time(t))
-            .map_err(fs_err("set the date of", dest))?;
+        fsutil::set_mtime(dest, t).map_err(fs_err("set the date of", dest))?;
     }
     fsutil::set_executable(dest, e.exec)
 }
@@ -723,7 +722,7 @@ fn consume_backup(layout: &Layout, j: &Journal) {
         return;
     }
     let aside = layout.consumed();
-    let _ = fs::remove_dir_all(&aside);
+    let _ = fsutil::remove_dir_all(&aside);
     if fs::rename(&folder, &aside).is_ok() {
         fsutil::sync_dir(&layout.dir);
         fsutil::sync_dir(&layout.meta);
@@ -740,10 +739,10 @@ fn remove_journal_and_leftovers(layout: &Layout, j: &Journal) -> Result<(), Appl
     }
     fsutil::sync_dir(&layout.meta);
     if j.backup_is_temporary {
-        let _ = fs::remove_dir_all(fsutil::native(&layout.dir, &j.backup));
+        let _ = fsutil::remove_dir_all(&fsutil::native(&layout.dir, &j.backup));
     }
     if j.consume.is_some() {
-        let _ = fs::remove_dir_all(layout.consumed());
+        let _ = fsutil::remove_dir_all(&layout.consumed());
     }
     Ok(())
 }
@@ -818,7 +817,7 @@ pub fn recover(layout: &Layout) -> Result<Option<Recovered>, ApplyError> {
             // effort: the next update tidies them again before it makes its own backup.
             let _ = backup::tidy(&layout.dir);
             // A restored backup whose deletion was cut short (see `consume_backup`).
-            let _ = fs::remove_dir_all(layout.consumed());
+            let _ = fsutil::remove_dir_all(&layout.consumed());
             return Ok(None);
         }
         Err(e) => return Err(fs_err("read", &path)(e).into()),
@@ -892,9 +891,9 @@ fn undo(layout: &Layout, j: &Journal) -> Result<Recovered, ApplyError> {
     fs::remove_file(&journal).map_err(fs_err("remove the journal", &journal))?;
     fsutil::sync_dir(&layout.meta);
     // The backup folders were made for the change that did not happen.
-    let _ = fs::remove_dir_all(&replay.backup);
+    let _ = fsutil::remove_dir_all(&replay.backup);
     for p in backup::pending_for(dir, &j.target.version) {
-        let _ = fs::remove_dir_all(p);
+        let _ = fsutil::remove_dir_all(&p);
     }
     if state.installed.as_ref() == Some(&j.target) && j.previous.as_ref() != Some(&j.target) {
         // The state was written before the change failed (a step after the state write): it must

@@ -165,7 +165,7 @@ pub fn finalize_pending(dir: &Path, version: &Version) -> Result<(), FsError> {
 }
 
 fn remove_tree(p: &Path) -> Result<(), FsError> {
-    match fs::remove_dir_all(p) {
+    match fsutil::remove_dir_all(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(fs_err("remove the old backup", p)(e)),
@@ -319,7 +319,7 @@ pub fn make_backup(
     probe_writable(&layout.dir, &layout.dir)?;
     let undo = layout.undo();
     if undo.exists() {
-        fs::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
+        fsutil::remove_dir_all(&undo).map_err(fs_err("clear", &undo))?;
     }
     let temporary = |folder| MadeBackup {
         receives: Layout::undo_rel(),
@@ -351,7 +351,7 @@ pub fn make_backup(
         if let Err(source) = written {
             // A half-written copy holds nothing usable and, on a full disk, the space the user
             // needs back (the disk may also have filled up for another reason since the check).
-            let _ = fs::remove_dir_all(&folder);
+            let _ = fsutil::remove_dir_all(&folder);
             fsutil::sync_dir(&layout.dir);
             return Err(BackupError::Write { folder, source });
         }

@@ -96,6 +96,24 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Create (or with --remove delete) a shortcut that starts this launcher with its ini
+    Shortcut {
+        /// On the user's desktop (the default when neither place is given)
+        #[arg(long)]
+        desktop: bool,
+        /// In the user's start menu (applications menu on Linux)
+        #[arg(long)]
+        start_menu: bool,
+        /// The shortcut's name (default: the launcher's file name without extension)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The icon (default: the app executable's own)
+        #[arg(long, value_name = "FILE")]
+        icon: Option<PathBuf>,
+        /// Delete the shortcuts this launcher made for this ini instead
+        #[arg(long)]
+        remove: bool,
+    },
     /// A self-contained walkthrough on loopback: publish, serve, install, update, launch
     Demo {
         /// Keep the demo's temp folder and print where it is
@@ -198,6 +216,7 @@ const SUBCOMMANDS: &[&str] = &[
     "serve",
     "keygen",
     "demo",
+    "shortcut",
     "help",
     "__send-reports",
 ];

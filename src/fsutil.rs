@@ -9,6 +9,9 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(windows)]
+mod windows;
+
 /// An I/O error with the path it happened on and what the launcher was doing.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} `{}`: {source}", path.display())]
@@ -169,19 +172,21 @@ pub fn mtime_ns(meta: &fs::Metadata) -> i128 {
     }
 }
 
-/// A file's identity on its volume (inode on Unix); 0 where the platform gives none cheaply.
+/// A file's identity on its volume: the inode on Unix, the file index on Windows (read through a
+/// handle, hence the path); 0 where unknown.
 #[cfg(unix)]
-pub fn file_id(meta: &fs::Metadata) -> u64 {
+pub fn file_id(_path: &Path, meta: &fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     meta.ino()
 }
 
-#[cfg(not(unix))]
-pub fn file_id(_meta: &fs::Metadata) -> u64 {
-    0
+#[cfg(windows)]
+pub fn file_id(path: &Path, _meta: &fs::Metadata) -> u64 {
+    windows::identity(path).map_or(0, |(_, index)| index)
 }
 
-/// True when both paths are links to the same file (same device and inode). False where unknown.
+/// True when both paths are links to the same file (same device and inode, or volume and file index).
+/// False where unknown.
 #[cfg(unix)]
 pub fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -191,7 +196,34 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-#[cfg(not(unix))]
-pub fn same_file(_a: &Path, _b: &Path) -> bool {
-    false
+#[cfg(windows)]
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (windows::identity(a), windows::identity(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// `fs::remove_dir_all` for the launcher's own folders (backups, the undo folder). On Windows a file with
+/// the read-only attribute cannot be deleted, and a backup keeps the attribute of the installed file it
+/// was moved from; so there the attribute is cleared below `dir` and the removal tried once more.
+pub fn remove_dir_all(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        #[cfg(windows)]
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            windows::clear_read_only(dir);
+            fs::remove_dir_all(dir)
+        }
+        r => r,
+    }
+}
+
+/// Sets a file's modification date. On Windows through a handle opened for attributes only, sharing
+/// everything: a running program's file (the launcher's own `.exe`, when a release lists it unchanged
+/// but with another date) refuses to be opened for writing, but its date can still be set.
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) -> io::Result<()> {
+    #[cfg(windows)]
+    return windows::set_mtime(path, t);
+    #[cfg(not(windows))]
+    filetime::set_file_mtime(path, filetime::FileTime::from_system_time(t))
 }

@@ -1,6 +1,9 @@
 //! The `launcher` binary: parse the command line, run the command, print the error chain and map it to
 //! a documented exit code. All the work lives in the library.
-
+//!
+//! On Windows it is a GUI-subsystem program (no console window on a double-click) that attaches to the
+//! console of the `cmd.exe` or PowerShell it was started from; see `launcher::console`.
+#![cfg_attr(windows, windows_subsystem = "windows")]
 // The crate's dependencies are the library's; this thin shell uses only the library itself.
 #![allow(unused_crate_dependencies)]
 
@@ -9,6 +12,7 @@ use launcher::text::escape_output;
 use std::io::Write;
 
 fn main() {
+    launcher::console::attach_parent();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let result = match launcher::cli::parse(args) {
         Ok(inv) => launcher::commands::dispatch(inv),

@@ -105,7 +105,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
     let mut newest_hold = crate::state::State::default();
     newest_hold.set_holds(&holds);
     let undo = s.layout.undo();
-    let _ = std::fs::remove_dir_all(&undo);
+    let _ = crate::fsutil::remove_dir_all(&undo);
     let journal = Journal {
         kind: ChangeKind::Rollback,
         target: target.clone(),

@@ -166,17 +166,20 @@ fn stat_one(dir: &Path, p: &str, cache: &BTreeMap<String, StatEntry>, mode: Chec
         if let Some(c) = cache.get(p) {
             let mtime = fsutil::mtime_ns(&meta);
             let racy = c.hashed_at <= (mtime / 1_000_000_000) as i64 + 1;
-            if c.size == meta.len()
-                && c.mtime_ns == mtime
-                && c.inode == fsutil::file_id(&meta)
-                && !racy
-            {
+            // The file id last: on Windows it costs opening the file.
+            let same = c.size == meta.len() && c.mtime_ns == mtime && !racy;
+            let file_id = if same {
+                fsutil::file_id(&abs, &meta)
+            } else {
+                0
+            };
+            if same && c.inode == file_id {
                 let o = Observed::File {
                     sha256: c.sha256.clone(),
                     size: meta.len(),
                     mtime_ns: mtime,
                     exec: fsutil::is_executable(&meta),
-                    file_id: fsutil::file_id(&meta),
+                    file_id,
                 };
                 return Stat::Done(o, true);
             }
@@ -249,7 +252,7 @@ pub fn scan<'a>(
                         .map(|a| StatEntry {
                             size: a.len(),
                             mtime_ns: fsutil::mtime_ns(&a),
-                            inode: fsutil::file_id(&a),
+                            inode: fsutil::file_id(&abs, &a),
                             sha256: sha.clone(),
                             hashed_at: now,
                         });
@@ -258,7 +261,9 @@ pub fn scan<'a>(
                         size: meta.len(),
                         mtime_ns: fsutil::mtime_ns(meta),
                         exec: fsutil::is_executable(meta),
-                        file_id: fsutil::file_id(meta),
+                        file_id: entry
+                            .as_ref()
+                            .map_or_else(|| fsutil::file_id(&abs, meta), |e| e.inode),
                     };
                     (*p, o, entry)
                 }
@@ -280,11 +285,12 @@ pub fn scan<'a>(
 
 /// A cache entry for a file the launcher just wrote (and knows the hash of).
 pub fn entry_for(dir: &Path, path: &str, sha256: &str) -> Option<StatEntry> {
-    let meta = std::fs::symlink_metadata(fsutil::native(dir, path)).ok()?;
+    let abs = fsutil::native(dir, path);
+    let meta = std::fs::symlink_metadata(&abs).ok()?;
     Some(StatEntry {
         size: meta.len(),
         mtime_ns: fsutil::mtime_ns(&meta),
-        inode: fsutil::file_id(&meta),
+        inode: fsutil::file_id(&abs, &meta),
         sha256: sha256.to_string(),
         hashed_at: now_secs(),
     })

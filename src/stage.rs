@@ -144,7 +144,7 @@ pub fn is_staged(layout: &Layout, e: &FileEntry) -> bool {
         p.clone(),
         m.len(),
         fsutil::mtime_ns(&m),
-        fsutil::file_id(&m),
+        fsutil::file_id(&p, &m),
     );
     let mut guard = VERIFIED
         .lock()

@@ -11,6 +11,7 @@ mod publish;
 mod rollback;
 pub mod run;
 mod serve;
+mod shortcut;
 mod status;
 mod verify;
 
@@ -68,5 +69,21 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
         Command::Status { json } => status::run(&ctx, json),
         Command::Demo { keep } => demo::run(&ctx, keep),
         Command::SendReports => client::send_reports(&ctx),
+        Command::Shortcut {
+            desktop,
+            start_menu,
+            name,
+            icon,
+            remove,
+        } => shortcut::run(
+            &ctx,
+            shortcut::Args {
+                desktop,
+                start_menu,
+                name,
+                icon,
+                remove,
+            },
+        ),
     }
 }

@@ -1,5 +1,12 @@
 //! Helpers shared by the scenarios: run the real binary with a clean environment, build release trees,
 //! start `launcher serve` on a loopback port, and print everything useful when an assertion fails.
+//!
+//! The suite also runs as a Windows program under Wine (`scripts/windows.sh test`). To keep a scenario
+//! portable, use the helpers at the end of this file instead of Unix-only means: `APP_EXE` for the
+//! sample app's executable (`bin/demo` or `bin/demo.cmd`), `write_script` for a small app (a shell
+//! script or a batch file), `copy_tree_dated` for `cp -a`, `aborted` / `killed` for signals, `native_path`
+//! for `/`-joined paths; `Run::stdout` already turns CRLF into LF. What stays Unix-only (modes, symlinks
+//! made by `ln`, mounts, peer tools like nginx) goes under `#[cfg(unix)]` per test, not per file.
 
 #![allow(dead_code)]
 
@@ -44,7 +51,7 @@ impl Run {
         self.out.status.code().unwrap_or(-1)
     }
     pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
+        crlf_to_lf(String::from_utf8_lossy(&self.out.stdout).into_owned())
     }
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.out.stderr).into_owned()
@@ -189,7 +196,7 @@ pub fn publish_command(
 
 /// `launcher publish` of `source` as `version` into `repo` (product `demo`, channel `stable`).
 pub fn publish(source: &Path, repo: &Path, version: &str, extra: &[&str]) -> Run {
-    let mut args = vec!["--executable", "bin/demo"];
+    let mut args = vec!["--executable", APP_EXE];
     args.extend_from_slice(extra);
     run(
         publish_command(source, repo, "demo", version, &args),
@@ -304,7 +311,13 @@ pub fn snapshot(dir: &Path) -> Option<Snapshot> {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
             let meta = std::fs::symlink_metadata(&p).unwrap();
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            // `/`-separated on every platform, so keys compare with `BOOKKEEPING` and manifest paths.
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string()
+                .replace('\\', "/");
             let mtime = meta.modified().unwrap();
             if meta.is_symlink() {
                 let target = std::fs::read_link(&p).unwrap();
@@ -954,6 +967,10 @@ impl InstallDir {
     pub fn clone_to(&self, root: &Path) -> InstallDir {
         let to = InstallDir::at(root);
         std::fs::copy(&self.ini, &to.ini).unwrap();
+        if cfg!(windows) {
+            copy_tree_dated(&self.app, &to.app);
+            return to;
+        }
         let st = Command::new("cp")
             .arg("-a")
             .arg(&self.app)
@@ -1620,5 +1637,124 @@ impl Server {
             .trim_end_matches('/')
             .to_string();
         Server { child, url }
+    }
+}
+
+// --- Windows (issue 11): what differs when the suite runs as a Windows program under Wine. New tests use
+// --- these instead of shell scripts and `cp`, so they run on both.
+
+/// The sample app's executable, as releases name it: the shell script on Unix, the batch file on Windows.
+pub const APP_EXE: &str = if cfg!(windows) {
+    "bin/demo.cmd"
+} else {
+    "bin/demo"
+};
+
+/// A batch file writes CRLF line ends; scenarios compare lines with `\n` on every platform.
+pub fn crlf_to_lf(s: String) -> String {
+    if cfg!(windows) {
+        s.replace("\r\n", "\n")
+    } else {
+        s
+    }
+}
+
+/// Writes a small program at `stem` plus the platform's extension: `sh` is the body of a `/bin/sh`
+/// script (made executable) on Unix, `cmd` the body of a batch file (after `@echo off`) on Windows.
+/// Returns the file written.
+pub fn write_script(stem: &Path, sh: &str, cmd: &str) -> PathBuf {
+    if cfg!(windows) {
+        let mut p = stem.as_os_str().to_os_string();
+        p.push(".cmd");
+        let p = PathBuf::from(p);
+        write(
+            &p,
+            format!("@echo off\r\n{}\r\n", cmd.replace('\n', "\r\n")),
+        );
+        p
+    } else {
+        write(stem, format!("#!/bin/sh\n{sh}\n"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(stem, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        stem.to_path_buf()
+    }
+}
+
+/// Copies a folder tree keeping every file's modification date (what `cp -a` does on Unix), so a copied
+/// install's stat cache stays valid.
+pub fn copy_tree_dated(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree_dated(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+            let mtime = e.metadata().unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&dst)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        }
+    }
+}
+
+/// True when a process ended in `std::process::abort`: by a signal on Unix, by the fail-fast status
+/// `STATUS_STACK_BUFFER_OVERRUN` (0xC0000409) that `abort` raises on Windows.
+pub fn aborted(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal().is_some()
+    }
+    #[cfg(windows)]
+    {
+        status.code() == Some(0xC000_0409_u32 as i32)
+    }
+}
+
+/// True when a process ended by `Child::kill`: SIGKILL on Unix; on Windows `TerminateProcess` with the
+/// exit code 1 the standard library passes (a launcher that failed on its own exits 1 too, so this is for
+/// statistics, not assertions).
+pub fn killed(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal() == Some(9)
+    }
+    #[cfg(windows)]
+    {
+        status.code() == Some(1)
+    }
+}
+
+/// `root` joined with the `/`-separated `rel`, one component at a time (so Windows gets `\\`).
+pub fn native_path(root: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(root.to_path_buf(), |p, c| p.join(c))
+}
+
+/// A path as a user writes it, and as the launcher prints it: on Windows without the `\\?\` prefix
+/// that `canonicalize` adds (the temp folders of the tests are canonical).
+pub fn plain_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if cfg!(windows) => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// A `file://` URL for a local folder: `file:///tmp/x` on Unix, `file:///C:/x` on Windows.
+pub fn file_url(dir: &Path) -> String {
+    let s = plain_path(dir);
+    if cfg!(windows) {
+        format!("file:///{}", s.replace('\\', "/"))
+    } else {
+        format!("file://{s}")
     }
 }

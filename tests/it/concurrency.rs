@@ -51,7 +51,7 @@ fn a_dozen_launchers_at_once_apply_the_update_once_and_all_start_the_new_version
     let mut applied = 0;
     for (k, o) in outputs.iter().enumerate() {
         let (out, err) = (
-            String::from_utf8_lossy(&o.stdout),
+            crate::common::crlf_to_lf(String::from_utf8_lossy(&o.stdout).into_owned()),
             String::from_utf8_lossy(&o.stderr),
         );
         assert!(
@@ -144,6 +144,7 @@ fn launcher_killed_while_holding_the_lock_does_not_block_the_next_one() {
     b_seen.extend(b_err.map(|l| l.unwrap()));
     let mut out = String::new();
     b.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let out = crate::common::crlf_to_lf(out);
     let status = b.wait().unwrap();
     let err = b_seen.join("\n");
     assert!(

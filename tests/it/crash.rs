@@ -234,10 +234,9 @@ impl Fixture {
 
 /// Asserts that a run stopped at the crash point (aborted, and said which point).
 fn assert_crashed(r: &Run, point: &str) {
-    use std::os::unix::process::ExitStatusExt;
     let name = point.split(':').next().unwrap();
     assert!(
-        r.out.status.signal().is_some()
+        crate::common::aborted(&r.out.status)
             && r.stderr()
                 .contains(&format!("crash point `{name}` reached")),
         "expected the launcher to abort at `{point}`{}",
@@ -572,8 +571,7 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
             let _ = child.kill();
             let status = child.wait().unwrap();
             kills += 1;
-            use std::os::unix::process::ExitStatusExt;
-            if status.signal() == Some(9) {
+            if crate::common::killed(&status) {
                 landed += 1;
             }
         }

@@ -8,6 +8,7 @@ use crate::common::{noise, sample_tree, sha256_hex, Bench, InstallDir, Run, Tree
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -153,6 +154,7 @@ fn head(status: u16, reason: &str, headers: &[(&str, String)]) -> Vec<u8> {
 }
 
 /// Resets the connection on close (RST instead of FIN): a cut cable, a crashed proxy.
+#[cfg(unix)]
 pub(crate) fn reset_on_close(s: &TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
@@ -167,6 +169,37 @@ pub(crate) fn reset_on_close(s: &TcpStream) {
             libc::SO_LINGER,
             &linger as *const libc::linger as *const libc::c_void,
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Resets the connection on close (RST instead of FIN), with Winsock's `SO_LINGER`.
+#[cfg(windows)]
+fn reset_on_close(s: &TcpStream) {
+    use std::os::windows::io::AsRawSocket;
+    #[repr(C)]
+    struct Linger {
+        l_onoff: u16,
+        l_linger: u16,
+    }
+    const SOL_SOCKET: i32 = 0xffff;
+    const SO_LINGER: i32 = 0x0080;
+    #[link(name = "ws2_32")]
+    extern "system" {
+        fn setsockopt(s: usize, level: i32, name: i32, value: *const Linger, len: i32) -> i32;
+    }
+    let linger = Linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a correctly sized `linger` value.
+    unsafe {
+        setsockopt(
+            s.as_raw_socket() as usize,
+            SOL_SOCKET,
+            SO_LINGER,
+            &linger,
+            std::mem::size_of::<Linger>() as i32,
         );
     }
 }
@@ -741,11 +774,14 @@ fn damaged_staged_content_is_deleted_and_downloaded_again() {
     );
 }
 
-// --- Local faults.
+// --- Local faults: mounts, `chattr` and a fault-injected rename on Linux; tests/it/windows.rs has the
+// --- Windows counterparts (a file really held open, the read-only attribute).
 
 /// Undoes a `mount` or `chattr +i` when dropped (before the temp folder is removed).
+#[cfg(unix)]
 pub(crate) struct Undo(pub(crate) Vec<Vec<String>>);
 
+#[cfg(unix)]
 impl Drop for Undo {
     fn drop(&mut self) {
         for cmd in self.0.iter().rev() {
@@ -755,6 +791,7 @@ impl Drop for Undo {
 }
 
 /// Runs a system command; false (with the reason printed) when it is not possible here.
+#[cfg(unix)]
 pub(crate) fn try_cmd(args: &[&str]) -> bool {
     match Command::new(args[0]).args(&args[1..]).output() {
         Ok(o) if o.status.success() => true,
@@ -773,6 +810,7 @@ pub(crate) fn try_cmd(args: &[&str]) -> bool {
     }
 }
 
+#[cfg(unix)]
 fn local() -> (Bench, InstallDir, Tree, Tree) {
     let bench = Bench::new();
     let v1 = sample_tree("1.0.0");
@@ -784,6 +822,7 @@ fn local() -> (Bench, InstallDir, Tree, Tree) {
     (bench, install, v1, v2)
 }
 
+#[cfg(unix)]
 #[test]
 fn immutable_install_folder_is_named_with_the_right_needed_and_the_old_version_launches() {
     let (bench, install, v1, v2) = local();
@@ -812,6 +851,7 @@ fn immutable_install_folder_is_named_with_the_right_needed_and_the_old_version_l
     assert!(r.stdout().contains("demo app 2.0.0\n"), "{}", r.explain());
 }
 
+#[cfg(unix)]
 #[test]
 fn read_only_install_folder_is_named_with_the_right_needed_and_the_old_version_launches() {
     let (bench, install, v1, v2) = local();
@@ -841,6 +881,7 @@ fn read_only_install_folder_is_named_with_the_right_needed_and_the_old_version_l
 }
 
 /// Mounts a tmpfs with `opts` on the (empty) install folder; None (reason printed) when not possible.
+#[cfg(unix)]
 fn tmpfs_install(install: &InstallDir, opts: &str) -> Option<Undo> {
     std::fs::create_dir_all(&install.app).unwrap();
     let dir = install.app.to_str().unwrap();
@@ -848,6 +889,7 @@ fn tmpfs_install(install: &InstallDir, opts: &str) -> Option<Undo> {
         .then(|| Undo(vec![vec!["umount".into(), dir.into()]]))
 }
 
+#[cfg(unix)]
 fn remount(install: &InstallDir, opts: &str) {
     let dir = install.app.to_str().unwrap();
     assert!(
@@ -857,6 +899,7 @@ fn remount(install: &InstallDir, opts: &str) {
 }
 
 /// Files in staging, by name.
+#[cfg(unix)]
 fn staging(install: &InstallDir) -> Vec<String> {
     std::fs::read_dir(install.app.join(".launcher/staging"))
         .map(|rd| {
@@ -867,6 +910,7 @@ fn staging(install: &InstallDir) -> Vec<String> {
         .unwrap_or_default()
 }
 
+#[cfg(unix)]
 #[test]
 fn too_little_free_space_is_said_before_downloading_and_nothing_is_applied() {
     let (bench, install, v1, v2) = local();
@@ -890,6 +934,7 @@ fn too_little_free_space_is_said_before_downloading_and_nothing_is_applied() {
     install.run(&[], &[]).success().stdout_has("demo app 2.0.0");
 }
 
+#[cfg(unix)]
 #[test]
 fn disk_full_while_staging_cleans_staging_and_nothing_is_applied() {
     let (bench, install, v1, v2) = local();
@@ -918,6 +963,7 @@ fn disk_full_while_staging_cleans_staging_and_nothing_is_applied() {
     install.run(&[], &[]).success().stdout_has("demo app 2.0.0");
 }
 
+#[cfg(unix)]
 fn inodes_used(dir: &Path) -> u64 {
     let c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
     // SAFETY: a NUL-terminated path and a zeroed statvfs for the call to fill.
@@ -931,6 +977,7 @@ fn inodes_used(dir: &Path) -> u64 {
     (s.f_files - s.f_ffree) as u64
 }
 
+#[cfg(unix)]
 #[cfg(feature = "fault-injection")]
 #[test]
 fn file_that_cannot_be_replaced_gives_up_cleanly_and_the_old_version_launches() {

@@ -137,8 +137,15 @@ impl Ctx<'_> {
             std::fs::rename(&link, &aside).unwrap();
             self.moved = Some((aside, link.clone()));
         }
+        self.planted.push(link.clone());
+        #[cfg(unix)]
         std::os::unix::fs::symlink(target, &link).unwrap();
-        self.planted.push(link);
+        #[cfg(windows)]
+        unreachable!(
+            "no link cases on Windows: {} -> {}",
+            link.display(),
+            target.display()
+        );
     }
 }
 
@@ -632,6 +639,9 @@ fn cases() -> Vec<Case> {
 
 /// A copy of a folder that keeps dates (`cp -a`), so a restored install is not "touched" again.
 fn copy_keeping_dates(from: &std::path::Path, to: &std::path::Path) {
+    if cfg!(windows) {
+        return crate::common::copy_tree_dated(from, to);
+    }
     let ok = std::process::Command::new("cp")
         .arg("-a")
         .arg(from)
@@ -658,6 +668,11 @@ fn table_with(extra: Vec<Case>) -> Vec<(Option<String>, Case)> {
         })
         .collect();
     table.extend(extra.into_iter().chain(link_cases()).map(|c| (None, c)));
+    // Wine 8 gives Windows programs no symbolic links they can see as links (what `symlink_dir` and
+    // `symlink_file` leave behind reads as a plain folder or file, and nothing outside the install is
+    // reached through it), so the link cases would prove nothing there; they run on Unix. On real
+    // Windows a link needs Developer Mode or an administrator: unverified there.
+    table.retain(|(_, c)| cfg!(unix) || c.says != "symbolic link");
     table
 }
 

@@ -10,30 +10,50 @@ mod concurrency;
 mod crash;
 mod demo;
 mod faults;
+// Modules under `cfg(unix)` are not yet ported to Windows (they use Unix modes, mounts, links, peer tools
+// or shell scripts as the app); see the portable helpers at the top of common.rs.
+#[cfg(unix)]
 mod fleet;
+#[cfg(unix)]
 mod fleet_browser;
+#[cfg(unix)]
 mod fleet_faults;
+#[cfg(unix)]
 mod fleet_load;
+#[cfg(unix)]
 mod fullbackup;
+#[cfg(unix)]
 mod holds;
 mod hostile;
+#[cfg(unix)]
 mod hostile_text;
+#[cfg(unix)]
 mod https;
-#[cfg(feature = "fault-injection")]
+#[cfg(all(unix, feature = "fault-injection"))]
 mod integrity;
-#[cfg(feature = "fault-injection")]
+#[cfg(all(unix, feature = "fault-injection"))]
 mod journal;
+#[cfg(unix)]
 mod links;
+#[cfg(unix)]
 mod messages;
+#[cfg(unix)]
 mod nginx;
+#[cfg(unix)]
 mod policy;
+#[cfg(unix)]
 mod proxy;
 mod publish;
+#[cfg(unix)]
 mod publish_lock;
+#[cfg(unix)]
 mod publish_rules;
 mod selfupdate;
 mod serve;
+mod shortcut;
 mod sign;
+#[cfg(unix)]
 mod timebounds;
 mod trust;
 mod update;
+mod windows;

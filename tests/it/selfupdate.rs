@@ -3,6 +3,8 @@
 //! journal, restarts it once with the same arguments and environment, and the new launcher starts the
 //! app. Every launcher here is a copy of the real binary (or a script a release put in its place) in a
 //! fresh temp folder, started as a subprocess; "changed" launchers are the binary with bytes appended.
+//! On Windows (under Wine) the same scenarios run with `launcher.exe`, which is renamed into the backup
+//! while it runs; the scenarios whose new launcher is a shell script stay on Unix.
 
 use crate::common::{
     self, copy_changed_launcher, copy_launcher, launcher_at, publish, run_fresh, sample_release,
@@ -12,7 +14,8 @@ use crate::common::{
 use std::path::{Path, PathBuf};
 
 /// A temp folder with a repository (`repo/`), release folders (`rel-<version>/`) and an install folder
-/// (`inst/`) holding a copy of the launcher called `name` with `<name>.ini` beside it (`Dir = .`).
+/// (`inst/`) holding a copy of the launcher called `name` (plus `.exe` on Windows) with `<name>.ini`
+/// beside it (`Dir = .`).
 struct Site {
     _tmp: tempfile::TempDir,
     root: PathBuf,
@@ -51,8 +54,8 @@ impl Site {
     fn publish_launcher(&self, version: &str, changed: Option<&str>) -> PathBuf {
         let name = self.name;
         self.publish_with(version, |rel| match changed {
-            Some(tag) => copy_changed_launcher(&self.bin, &rel.join(name), tag),
-            None => copy_launcher(&self.bin, &rel.join(name)),
+            Some(tag) => copy_changed_launcher(&self.bin, &rel.join(exe_name(name)), tag),
+            None => copy_launcher(&self.bin, &rel.join(exe_name(name))),
         })
     }
 
@@ -71,7 +74,7 @@ impl Site {
     }
 
     fn exe(&self) -> PathBuf {
-        self.inst.join(self.name)
+        self.inst.join(exe_name(self.name))
     }
 
     fn ini(&self) -> PathBuf {
@@ -90,10 +93,16 @@ impl Site {
     }
 }
 
+/// The launcher's file name for `stem` on this platform: `launcher` on Unix, `launcher.exe` on Windows.
+fn exe_name(stem: &str) -> String {
+    format!("{stem}{}", std::env::consts::EXE_SUFFIX)
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
 
+#[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode()
@@ -197,16 +206,25 @@ fn a_changed_launcher_replaces_itself_restarts_with_the_original_arguments_and_r
     let old = sha256_file(&s.exe());
     // 2.0: a changed launcher, and an app that shows an environment variable it got.
     let rel2 = s.publish_with("2.0", |rel| {
-        copy_changed_launcher(&s.bin, &rel.join("launcher"), "2.0");
-        let demo = std::fs::read_to_string(rel.join("bin/demo")).unwrap();
-        let demo = demo.replacen(
-            "echo \"cwd:",
-            "echo \"mark: $DEMO_MARK\"\necho \"guard: ${LAUNCHER_RESTARTED:-unset}\"\necho \"cwd:",
-            1,
-        );
-        std::fs::write(rel.join("bin/demo"), demo).unwrap();
+        copy_changed_launcher(&s.bin, &rel.join(exe_name("launcher")), "2.0");
+        let app = common::native_path(rel, common::APP_EXE);
+        let demo = std::fs::read_to_string(&app).unwrap();
+        let (find, show) = if cfg!(windows) {
+            (
+                "echo cwd:",
+                "echo mark: %DEMO_MARK%\r\n\
+                 if defined LAUNCHER_RESTARTED (echo guard: %LAUNCHER_RESTARTED%) else (echo guard: unset)\r\n",
+            )
+        } else {
+            (
+                "echo \"cwd:",
+                "echo \"mark: $DEMO_MARK\"\necho \"guard: ${LAUNCHER_RESTARTED:-unset}\"\n",
+            )
+        };
+        let demo = demo.replacen(find, &format!("{show}{find}"), 1);
+        std::fs::write(&app, demo).unwrap();
     });
-    let new = sha256_file(&rel2.join("launcher"));
+    let new = sha256_file(&rel2.join(exe_name("launcher")));
     assert_ne!(old, new);
 
     let r = s
@@ -245,6 +263,7 @@ fn a_changed_launcher_replaces_itself_restarts_with_the_original_arguments_and_r
         "the installed launcher is not the new one{}",
         r.explain()
     );
+    #[cfg(unix)]
     assert_ne!(
         mode(&s.exe()) & 0o111,
         0,
@@ -252,7 +271,7 @@ fn a_changed_launcher_replaces_itself_restarts_with_the_original_arguments_and_r
         r.explain()
     );
     assert_eq!(
-        sha256_file(&s.inst.join("bkp.001/launcher")),
+        sha256_file(&s.inst.join("bkp.001").join(exe_name("launcher"))),
         old,
         "the old launcher is not in the backup{}",
         r.explain()
@@ -273,6 +292,7 @@ fn a_changed_launcher_replaces_itself_restarts_with_the_original_arguments_and_r
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn the_restart_runs_the_new_launcher_file_with_the_same_arguments_and_the_loop_guard() {
     let s = site("launcher");
@@ -317,12 +337,18 @@ fn a_new_launcher_that_cannot_start_is_rolled_back_and_the_old_version_starts() 
     s.deploy();
     s.start(&[]).success();
     let old = sha256_file(&s.exe());
-    // 2.0's "launcher" verifies fine but cannot be executed (its interpreter does not exist).
+    // 2.0's "launcher" verifies fine but cannot be executed: a script whose interpreter does not exist
+    // on Unix, a `launcher.exe` that is no program on Windows.
     s.publish_with("2.0", |rel| {
-        use std::os::unix::fs::PermissionsExt;
-        common::write(&rel.join("launcher"), "#!/nonexistent/interpreter\n");
-        std::fs::set_permissions(rel.join("launcher"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
+        let exe = rel.join(exe_name("launcher"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            common::write(&exe, "#!/nonexistent/interpreter\n");
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        #[cfg(windows)]
+        common::write(&exe, "not a program\r\n");
     });
     let r = s
         .start(&["a b"])
@@ -347,7 +373,7 @@ fn a_release_whose_launcher_is_corrupt_is_refused_and_the_old_launcher_keeps_wor
     s.start(&[]).success();
     let old = sha256_file(&s.exe());
     let rel2 = s.publish_launcher("2.0", Some("2.0"));
-    let sha = sha256_file(&rel2.join("launcher"));
+    let sha = sha256_file(&rel2.join(exe_name("launcher")));
     let blobs = s.repo.join("demo/blobs").join(&sha[..2]);
     let blob = [blobs.join(&sha), blobs.join(format!("{sha}.zst"))]
         .into_iter()
@@ -375,6 +401,7 @@ fn a_release_whose_launcher_is_corrupt_is_refused_and_the_old_launcher_keeps_wor
             "the old launcher was touched{}",
             r.explain()
         );
+        #[cfg(unix)]
         assert_ne!(mode(&s.exe()) & 0o111, 0, "{}", r.explain());
     }
 }
@@ -394,7 +421,8 @@ fn a_killed_self_update_keeps_old_or_new() {
         old.keys().collect::<Vec<_>>(),
         new.keys().collect::<Vec<_>>()
     );
-    assert_ne!(old["launcher"], new["launcher"]);
+    let me = exe_name("launcher");
+    assert_ne!(old[&me], new[&me]);
 
     let mut notes = Vec::new();
     let points = [
@@ -410,7 +438,7 @@ fn a_killed_self_update_keeps_old_or_new() {
         let inst = s.root.join(format!("inst-{}", point.replace(':', "-")));
         common::copy_tree(&s.inst, &inst);
         common::write(&inst.join("my-notes.txt"), "the user's own file");
-        let exe = inst.join("launcher");
+        let exe = inst.join(&me);
         let mut c = launcher_at(&exe);
         c.args(["crashed"]).env("LAUNCHER_CRASH_AT", point);
         let r = run_fresh(c, Some(&inst))
@@ -424,7 +452,7 @@ fn a_killed_self_update_keeps_old_or_new() {
             notes.push(format!(
                 "`{point}`: the launcher file was missing until the next start recovered"
             ));
-            let saved = newest_backup(&inst).join("launcher");
+            let saved = newest_backup(&inst).join(&me);
             assert!(
                 saved.is_file(),
                 "{point}: the launcher is neither in place nor in the backup{}",
@@ -449,6 +477,7 @@ fn a_killed_self_update_keeps_old_or_new() {
             "{point}: the launcher is missing after recovery{}",
             v.explain()
         );
+        #[cfg(unix)]
         assert_ne!(
             mode(&exe) & 0o111,
             0,
@@ -498,7 +527,7 @@ fn a_killed_self_update_keeps_old_or_new() {
             .success()
             .stdout_has("demo app 2.0")
             .stdout_has("arg[1]: after");
-        assert_eq!(sha256_file(&exe), new["launcher"], "{point}{}", a.explain());
+        assert_eq!(sha256_file(&exe), new[&me], "{point}{}", a.explain());
         assert_eq!(
             count(&a.stderr(), "restarting"),
             usize::from(all_old),
@@ -524,7 +553,10 @@ fn rollback_restores_the_previous_launcher_too() {
         .success()
         .stdout_has("demo app 2.0")
         .stderr_has("restarting");
-    assert_eq!(sha256_file(&s.exe()), sha256_file(&rel2.join("launcher")));
+    assert_eq!(
+        sha256_file(&s.exe()),
+        sha256_file(&rel2.join(exe_name("launcher")))
+    );
 
     let r = s.start(&["rollback"]).success();
     assert_eq!(
@@ -533,6 +565,7 @@ fn rollback_restores_the_previous_launcher_too() {
         "the old launcher is not back{}",
         r.explain()
     );
+    #[cfg(unix)]
     assert_ne!(mode(&s.exe()) & 0o111, 0, "{}", r.explain());
     let r = s
         .start(&["x"])

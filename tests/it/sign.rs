@@ -2,8 +2,13 @@
 //! sign and verify with `minisign`, keys from `minisign -G` sign `launcher publish`, and `minisign -V`
 //! accepts what `publish` signs. Encrypted keys take their password from `LAUNCHER_KEY_PASSWORD`.
 
-use crate::common::{self, assert_unchanged, launcher, minisign, sample_release, snapshot, Run};
-use std::path::{Path, PathBuf};
+use crate::common::{self, assert_unchanged, launcher, snapshot, Run};
+// The minisign scenarios are Unix-only (minisign is a Linux program); so is what only they use.
+#[cfg(unix)]
+use crate::common::{minisign, sample_release};
+use std::path::Path;
+#[cfg(unix)]
+use std::path::PathBuf;
 
 fn keygen(dir: &Path, sk: &Path, pk: &Path, extra: &[&str], password: Option<&str>) -> Run {
     let mut c = launcher();
@@ -21,6 +26,7 @@ fn keygen(dir: &Path, sk: &Path, pk: &Path, extra: &[&str], password: Option<&st
     common::run(c, Some(dir))
 }
 
+#[cfg(unix)] // used by the minisign scenarios only
 fn publish_signed(tmp: &Path, repo: &Path, key: &Path, password: Option<&str>) -> Run {
     let rel = tmp.join("release");
     if !rel.exists() {
@@ -46,6 +52,7 @@ fn publish_signed(tmp: &Path, repo: &Path, key: &Path, password: Option<&str>) -
     common::run(c, Some(repo))
 }
 
+#[cfg(unix)] // used by the minisign scenarios only
 fn manifests(repo: &Path) -> [PathBuf; 2] {
     let name = format!("{}.json", common::PLATFORM);
     [
@@ -55,6 +62,7 @@ fn manifests(repo: &Path) -> [PathBuf; 2] {
 }
 
 /// `minisign -V` of both manifests against `pk`, with the signature at minisign's default `<file>.minisig`.
+#[cfg(unix)] // used by the minisign scenarios only
 fn verify_with_minisign(repo: &Path, pk: &Path) {
     for m in manifests(repo) {
         assert!(
@@ -75,6 +83,8 @@ fn verify_with_minisign(repo: &Path, pk: &Path) {
     }
 }
 
+// minisign is a Linux program: under Wine this scenario could only skip itself.
+#[cfg(unix)]
 #[test]
 fn keys_from_launcher_keygen_work_with_minisign() {
     if !common::require("minisign") {
@@ -151,6 +161,8 @@ fn keys_from_launcher_keygen_work_with_minisign() {
     .failure();
 }
 
+// minisign is a Linux program: under Wine this scenario could only skip itself.
+#[cfg(unix)]
 #[test]
 fn publish_signs_with_an_unencrypted_minisign_key_and_minisign_verifies() {
     if !common::require("minisign") {
@@ -206,6 +218,8 @@ fn publish_signs_with_an_unencrypted_minisign_key_and_minisign_verifies() {
     .failure();
 }
 
+// minisign is a Linux program: under Wine this scenario could only skip itself.
+#[cfg(unix)]
 #[test]
 fn publish_opens_an_encrypted_minisign_key_with_the_password_from_the_environment() {
     if !common::require("minisign") {
@@ -246,6 +260,8 @@ fn publish_opens_an_encrypted_minisign_key_with_the_password_from_the_environmen
     verify_with_minisign(&repo, &pk);
 }
 
+// minisign is a Linux program: under Wine this scenario could only skip itself.
+#[cfg(unix)]
 #[test]
 fn encrypted_key_from_launcher_keygen_works_with_minisign() {
     if !common::require("minisign") {
