@@ -1304,339 +1304,349 @@ pub fn kill_seed() -> u64 {
 }
 
 // --- Fleet reports (issue 14): a real PostgreSQL, `launcher serve --reports`, and waiting for reports.
+// --- Unix only, like the fleet tests (PostgreSQL runs as its own user, found by `geteuid`).
 
-/// A throwaway PostgreSQL server (Debian's `initdb` + `pg_ctl`) on a free loopback port, in a temp
-/// folder, stopped when dropped. As root it runs as the `postgres` user (PostgreSQL refuses root).
-pub struct Postgres {
-    pub url: String,
-    bin: PathBuf,
-    data: PathBuf,
-    /// `pg_ctl start`'s arguments after `-D DATA`: the server's options and its log file.
-    start_args: Vec<String>,
-    as_user: Option<&'static str>,
-    _tmp: tempfile::TempDir,
-}
+#[cfg(unix)]
+pub use fleet_helpers::*;
 
-/// Debian's PostgreSQL programs live in `/usr/lib/postgresql/<major>/bin`, off PATH; the newest wins.
-pub fn postgres_bin() -> Option<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let major = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("pg_ctl").is_file().then_some((major, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, b)| b)
-}
+#[cfg(unix)]
+mod fleet_helpers {
+    use super::*;
 
-impl Postgres {
-    /// Starts a server, or returns None (skip) when PostgreSQL is not installed outside CI.
-    pub fn start() -> Option<Postgres> {
-        let Some(bin) = postgres_bin() else {
-            if std::env::var_os("CI").is_some() {
-                panic!("PostgreSQL (initdb, pg_ctl) is required in CI: .ci/run installs it");
-            }
-            eprintln!("skipping: PostgreSQL is not installed (`.ci/run` installs it)");
-            return None;
-        };
-        let root = unsafe { libc_geteuid() } == 0;
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("pgdata");
-        std::fs::create_dir(&data).unwrap();
-        let as_user = if root {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-            for dir in tmp.path().ancestors().skip(1) {
-                let mode = std::fs::metadata(dir).unwrap().permissions().mode();
-                assert!(
+    /// A throwaway PostgreSQL server (Debian's `initdb` + `pg_ctl`) on a free loopback port, in a temp
+    /// folder, stopped when dropped. As root it runs as the `postgres` user (PostgreSQL refuses root).
+    pub struct Postgres {
+        pub url: String,
+        bin: PathBuf,
+        data: PathBuf,
+        /// `pg_ctl start`'s arguments after `-D DATA`: the server's options and its log file.
+        start_args: Vec<String>,
+        as_user: Option<&'static str>,
+        _tmp: tempfile::TempDir,
+    }
+
+    /// Debian's PostgreSQL programs live in `/usr/lib/postgresql/<major>/bin`, off PATH; the newest wins.
+    pub fn postgres_bin() -> Option<PathBuf> {
+        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                let major = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = e.path().join("bin");
+                bin.join("pg_ctl").is_file().then_some((major, bin))
+            })
+            .collect();
+        found.sort();
+        found.pop().map(|(_, b)| b)
+    }
+
+    impl Postgres {
+        /// Starts a server, or returns None (skip) when PostgreSQL is not installed outside CI.
+        pub fn start() -> Option<Postgres> {
+            let Some(bin) = postgres_bin() else {
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL (initdb, pg_ctl) is required in CI: .ci/run installs it");
+                }
+                eprintln!("skipping: PostgreSQL is not installed (`.ci/run` installs it)");
+                return None;
+            };
+            let root = unsafe { libc_geteuid() } == 0;
+            let tmp = tempfile::tempdir().unwrap();
+            let data = tmp.path().join("pgdata");
+            std::fs::create_dir(&data).unwrap();
+            let as_user = if root {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+                    .unwrap();
+                for dir in tmp.path().ancestors().skip(1) {
+                    let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+                    assert!(
                     mode & 0o001 != 0,
                     "PostgreSQL runs as the `postgres` user, which cannot enter `{}`: set TMPDIR to a folder every user can enter, such as /tmp",
                     dir.display()
                 );
-            }
-            let st = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&data)
-                .status()
-                .unwrap();
-            assert!(st.success(), "chown postgres {}", data.display());
-            Some("postgres")
-        } else {
-            None
-        };
-        let port = free_port();
-        let data_s = data.to_str().unwrap().to_string();
-        let opts =
-            format!("-p {port} -h 127.0.0.1 -k {data_s} -c fsync=off -c max_connections=200");
-        let log = format!("{data_s}/server.log");
-        let pg = Postgres {
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            bin,
-            data,
-            start_args: vec!["-o".into(), opts, "-l".into(), log.clone()],
-            as_user,
-            _tmp: tmp,
-        };
-        pg.tool(
-            "initdb",
-            &[
-                "-D",
-                &data_s,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        )
-        .success();
-        let started = pg.pg_ctl_start();
-        assert_eq!(
-            started.code(),
-            0,
-            "pg_ctl start failed{}\n--- server.log\n{}",
-            started.explain(),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Some(pg)
-    }
-
-    /// Runs one of PostgreSQL's programs (as the `postgres` user when the tests run as root).
-    pub fn tool(&self, name: &str, args: &[&str]) -> Run {
-        let exe = self.bin.join(name);
-        let mut c = match self.as_user {
-            Some(u) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", u, "--"]).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        c.args(args).stdin(Stdio::null());
-        run(c, None)
-    }
-
-    /// `psql -tA -c SQL` against the server; the output, trimmed.
-    pub fn psql(&self, sql: &str) -> String {
-        let port = self
-            .url
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .to_string();
-        let r = self
-            .tool(
-                "psql",
+                }
+                let st = Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&data)
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "chown postgres {}", data.display());
+                Some("postgres")
+            } else {
+                None
+            };
+            let port = free_port();
+            let data_s = data.to_str().unwrap().to_string();
+            let opts =
+                format!("-p {port} -h 127.0.0.1 -k {data_s} -c fsync=off -c max_connections=200");
+            let log = format!("{data_s}/server.log");
+            let pg = Postgres {
+                url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                bin,
+                data,
+                start_args: vec!["-o".into(), opts, "-l".into(), log.clone()],
+                as_user,
+                _tmp: tmp,
+            };
+            pg.tool(
+                "initdb",
                 &[
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
+                    "-D",
+                    &data_s,
                     "-U",
                     "postgres",
-                    "-tA",
-                    "-c",
-                    sql,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
                 ],
             )
             .success();
-        r.stdout().trim().to_string()
-    }
-}
+            let started = pg.pg_ctl_start();
+            assert_eq!(
+                started.code(),
+                0,
+                "pg_ctl start failed{}\n--- server.log\n{}",
+                started.explain(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            Some(pg)
+        }
 
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.data.to_str().unwrap().to_string();
-        let _ = self.tool("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
-    }
-}
+        /// Runs one of PostgreSQL's programs (as the `postgres` user when the tests run as root).
+        pub fn tool(&self, name: &str, args: &[&str]) -> Run {
+            let exe = self.bin.join(name);
+            let mut c = match self.as_user {
+                Some(u) => {
+                    let mut c = Command::new("runuser");
+                    c.args(["-u", u, "--"]).arg(&exe);
+                    c
+                }
+                None => Command::new(&exe),
+            };
+            c.args(args).stdin(Stdio::null());
+            run(c, None)
+        }
 
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-/// Where a test's reports are stored: a SQLite file or a PostgreSQL server.
-pub enum ReportDb {
-    Sqlite(tempfile::TempDir),
-    Postgres(Postgres),
-}
-
-impl ReportDb {
-    pub fn sqlite() -> ReportDb {
-        ReportDb::Sqlite(tempfile::tempdir().unwrap())
-    }
-
-    /// None (skip) when PostgreSQL is not installed outside CI.
-    pub fn postgres() -> Option<ReportDb> {
-        Postgres::start().map(ReportDb::Postgres)
-    }
-
-    /// The `--reports` argument.
-    pub fn target(&self) -> String {
-        match self {
-            ReportDb::Sqlite(d) => d.path().join("reports.db").to_str().unwrap().to_string(),
-            ReportDb::Postgres(p) => p.url.clone(),
+        /// `psql -tA -c SQL` against the server; the output, trimmed.
+        pub fn psql(&self, sql: &str) -> String {
+            let port = self
+                .url
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string();
+            let r = self
+                .tool(
+                    "psql",
+                    &[
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port,
+                        "-U",
+                        "postgres",
+                        "-tA",
+                        "-c",
+                        sql,
+                    ],
+                )
+                .success();
+            r.stdout().trim().to_string()
         }
     }
 
-    /// `SELECT COUNT(*) FROM reports`, asked with the database's own client (sqlite3, psql).
-    pub fn count(&self) -> i64 {
-        let sql = "SELECT COUNT(*) FROM reports";
-        let out = match self {
-            ReportDb::Sqlite(_) => {
-                assert!(
+    impl Drop for Postgres {
+        fn drop(&mut self) {
+            let data = self.data.to_str().unwrap().to_string();
+            let _ = self.tool("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+        }
+    }
+
+    extern "C" {
+        #[link_name = "geteuid"]
+        fn libc_geteuid() -> u32;
+    }
+
+    /// Where a test's reports are stored: a SQLite file or a PostgreSQL server.
+    pub enum ReportDb {
+        Sqlite(tempfile::TempDir),
+        Postgres(Postgres),
+    }
+
+    impl ReportDb {
+        pub fn sqlite() -> ReportDb {
+            ReportDb::Sqlite(tempfile::tempdir().unwrap())
+        }
+
+        /// None (skip) when PostgreSQL is not installed outside CI.
+        pub fn postgres() -> Option<ReportDb> {
+            Postgres::start().map(ReportDb::Postgres)
+        }
+
+        /// The `--reports` argument.
+        pub fn target(&self) -> String {
+            match self {
+                ReportDb::Sqlite(d) => d.path().join("reports.db").to_str().unwrap().to_string(),
+                ReportDb::Postgres(p) => p.url.clone(),
+            }
+        }
+
+        /// `SELECT COUNT(*) FROM reports`, asked with the database's own client (sqlite3, psql).
+        pub fn count(&self) -> i64 {
+            let sql = "SELECT COUNT(*) FROM reports";
+            let out = match self {
+                ReportDb::Sqlite(_) => {
+                    assert!(
                     have("sqlite3"),
                     "`sqlite3` counts the reports in the database file: apt-get install -y sqlite3 (.ci/run installs it)"
                 );
-                let mut c = Command::new("sqlite3");
-                c.arg(self.target()).arg(sql);
-                run(c, None).success().stdout().trim().to_string()
-            }
-            ReportDb::Postgres(p) => p.psql(sql),
-        };
-        out.parse()
-            .unwrap_or_else(|_| panic!("COUNT(*) gave {out:?}"))
-    }
-}
-
-/// `launcher serve --repo REPO --listen LISTEN --reports DB EXTRA...`, stopped when dropped.
-pub fn report_server(repo: &Path, db: &ReportDb, listen: &str, extra: &[&str]) -> Server {
-    report_server_at(Path::new(BIN), repo, db, listen, extra)
-}
-
-/// [`report_server`] with the launcher at `exe` (the benchmark passes the release build).
-pub fn report_server_at(
-    exe: &Path,
-    repo: &Path,
-    db: &ReportDb,
-    listen: &str,
-    extra: &[&str],
-) -> Server {
-    std::fs::create_dir_all(repo).unwrap();
-    let mut c = launcher_at(exe);
-    c.args([
-        "serve",
-        "--repo",
-        repo.to_str().unwrap(),
-        "--listen",
-        listen,
-    ])
-    .arg("--reports")
-    .arg(db.target())
-    .args(extra);
-    Server::spawn(c)
-}
-
-/// `GET /fleet.json` (with `query`, such as `?machine=ID`) as JSON.
-pub fn fleet_json(base: &str, query: &str) -> serde_json::Value {
-    let reply = http(base, "GET", &format!("/fleet.json{query}"), &[]);
-    assert_eq!(
-        reply.status,
-        200,
-        "GET /fleet.json: {}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    serde_json::from_slice(&reply.body).unwrap()
-}
-
-/// Waits (bounded) until `/fleet.json` counts `n` reports; the detached senders deliver on their own
-/// time, so tests wait for the condition, not for a fixed while.
-pub fn wait_for_reports(base: &str, n: i64) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let fleet = fleet_json(base, "");
-        let have = fleet["reports"].as_i64().unwrap();
-        if have == n {
-            return fleet;
+                    let mut c = Command::new("sqlite3");
+                    c.arg(self.target()).arg(sql);
+                    run(c, None).success().stdout().trim().to_string()
+                }
+                ReportDb::Postgres(p) => p.psql(sql),
+            };
+            out.parse()
+                .unwrap_or_else(|_| panic!("COUNT(*) gave {out:?}"))
         }
-        assert!(
-            have < n && std::time::Instant::now() < deadline,
-            "expected {n} reports, the server has {have}:\n{fleet:#}"
+    }
+
+    /// `launcher serve --repo REPO --listen LISTEN --reports DB EXTRA...`, stopped when dropped.
+    pub fn report_server(repo: &Path, db: &ReportDb, listen: &str, extra: &[&str]) -> Server {
+        report_server_at(Path::new(BIN), repo, db, listen, extra)
+    }
+
+    /// [`report_server`] with the launcher at `exe` (the benchmark passes the release build).
+    pub fn report_server_at(
+        exe: &Path,
+        repo: &Path,
+        db: &ReportDb,
+        listen: &str,
+        extra: &[&str],
+    ) -> Server {
+        std::fs::create_dir_all(repo).unwrap();
+        let mut c = launcher_at(exe);
+        c.args([
+            "serve",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--listen",
+            listen,
+        ])
+        .arg("--reports")
+        .arg(db.target())
+        .args(extra);
+        Server::spawn(c)
+    }
+
+    /// `GET /fleet.json` (with `query`, such as `?machine=ID`) as JSON.
+    pub fn fleet_json(base: &str, query: &str) -> serde_json::Value {
+        let reply = http(base, "GET", &format!("/fleet.json{query}"), &[]);
+        assert_eq!(
+            reply.status,
+            200,
+            "GET /fleet.json: {}",
+            String::from_utf8_lossy(&reply.body)
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        serde_json::from_slice(&reply.body).unwrap()
     }
-}
 
-/// The spooled report files of an install's app folder.
-pub fn spooled_reports(app: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(app.join(".launcher/reports"))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-                .collect()
+    /// Waits (bounded) until `/fleet.json` counts `n` reports; the detached senders deliver on their own
+    /// time, so tests wait for the condition, not for a fixed while.
+    pub fn wait_for_reports(base: &str, n: i64) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let fleet = fleet_json(base, "");
+            let have = fleet["reports"].as_i64().unwrap();
+            if have == n {
+                return fleet;
+            }
+            assert!(
+                have < n && std::time::Instant::now() < deadline,
+                "expected {n} reports, the server has {have}:\n{fleet:#}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The spooled report files of an install's app folder.
+    pub fn spooled_reports(app: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(app.join(".launcher/reports"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// A report as the launcher sends it, with `id` and `install_id` made from `n`.
+    pub fn fleet_report(n: usize) -> serde_json::Value {
+        serde_json::json!({
+            "id": format!("report-{n:08}"),
+            "install_id": format!("install-{n:08}"),
+            "machine": format!("PC-{n:03}"),
+            "os": "linux x86_64",
+            "launcher_version": "0.1.0",
+            "product": "demo",
+            "channel": "stable",
+            "platform": PLATFORM,
+            "event": "update",
+            "result": "ok",
+            "from": "1.0",
+            "to": "2.0",
+            "installed": "2.0",
+            "bytes": 1234,
+            "seconds": 0.5,
+            "time": "2026-11-20T20:00:00Z",
         })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// A report as the launcher sends it, with `id` and `install_id` made from `n`.
-pub fn fleet_report(n: usize) -> serde_json::Value {
-    serde_json::json!({
-        "id": format!("report-{n:08}"),
-        "install_id": format!("install-{n:08}"),
-        "machine": format!("PC-{n:03}"),
-        "os": "linux x86_64",
-        "launcher_version": "0.1.0",
-        "product": "demo",
-        "channel": "stable",
-        "platform": PLATFORM,
-        "event": "update",
-        "result": "ok",
-        "from": "1.0",
-        "to": "2.0",
-        "installed": "2.0",
-        "bytes": 1234,
-        "seconds": 0.5,
-        "time": "2026-11-20T20:00:00Z",
-    })
-}
-
-impl Postgres {
-    /// Restarts the server (stop `-m fast`, start with the same port and options): every connection
-    /// to it is closed, as when IT restarts or upgrades PostgreSQL under a running `launcher serve`.
-    /// Not `pg_ctl restart`: it cannot be given a log file, so the new server would keep the
-    /// output pipe of `pg_ctl` open and the test would wait for it forever.
-    pub fn restart(&self) {
-        let data = self.data.to_str().unwrap().to_string();
-        self.tool("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
-            .success();
-        self.pg_ctl_start().success();
     }
 
-    fn pg_ctl_start(&self) -> Run {
-        let data = self.data.to_str().unwrap().to_string();
-        let mut args = vec!["-D", &data];
-        args.extend(self.start_args.iter().map(String::as_str));
-        args.extend(["-w", "-t", "60", "start"]);
-        self.tool("pg_ctl", &args)
-    }
-}
+    impl Postgres {
+        /// Restarts the server (stop `-m fast`, start with the same port and options): every connection
+        /// to it is closed, as when IT restarts or upgrades PostgreSQL under a running `launcher serve`.
+        /// Not `pg_ctl restart`: it cannot be given a log file, so the new server would keep the
+        /// output pipe of `pg_ctl` open and the test would wait for it forever.
+        pub fn restart(&self) {
+            let data = self.data.to_str().unwrap().to_string();
+            self.tool("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+                .success();
+            self.pg_ctl_start().success();
+        }
 
-impl Server {
-    /// Starts `c` (a `launcher serve ...` command) and reads the URL it prints on its first line.
-    pub fn spawn(mut c: Command) -> Server {
-        c.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = c.spawn().unwrap_or_else(|e| panic!("start {c:?}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("{c:?} printed no URL: {line:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        Server { child, url }
+        fn pg_ctl_start(&self) -> Run {
+            let data = self.data.to_str().unwrap().to_string();
+            let mut args = vec!["-D", &data];
+            args.extend(self.start_args.iter().map(String::as_str));
+            args.extend(["-w", "-t", "60", "start"]);
+            self.tool("pg_ctl", &args)
+        }
+    }
+
+    impl Server {
+        /// Starts `c` (a `launcher serve ...` command) and reads the URL it prints on its first line.
+        pub fn spawn(mut c: Command) -> Server {
+            c.stdout(Stdio::piped()).stderr(Stdio::inherit());
+            let mut child = c.spawn().unwrap_or_else(|e| panic!("start {c:?}: {e}"));
+            let stdout = child.stdout.take().unwrap();
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).unwrap();
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .unwrap_or_else(|| panic!("{c:?} printed no URL: {line:?}"))
+                .trim_end_matches('/')
+                .to_string();
+            Server { child, url }
+        }
     }
 }
 

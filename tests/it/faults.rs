@@ -8,8 +8,6 @@ use crate::common::{noise, sample_tree, sha256_hex, Bench, InstallDir, Run, Tree
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-#[cfg(unix)]
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -777,38 +775,8 @@ fn damaged_staged_content_is_deleted_and_downloaded_again() {
 // --- Local faults: mounts, `chattr` and a fault-injected rename on Linux; tests/it/windows.rs has the
 // --- Windows counterparts (a file really held open, the read-only attribute).
 
-/// Undoes a `mount` or `chattr +i` when dropped (before the temp folder is removed).
 #[cfg(unix)]
-pub(crate) struct Undo(pub(crate) Vec<Vec<String>>);
-
-#[cfg(unix)]
-impl Drop for Undo {
-    fn drop(&mut self) {
-        for cmd in self.0.iter().rev() {
-            let _ = Command::new(&cmd[0]).args(&cmd[1..]).status();
-        }
-    }
-}
-
-/// Runs a system command; false (with the reason printed) when it is not possible here.
-#[cfg(unix)]
-pub(crate) fn try_cmd(args: &[&str]) -> bool {
-    match Command::new(args[0]).args(&args[1..]).output() {
-        Ok(o) if o.status.success() => true,
-        Ok(o) => {
-            eprintln!(
-                "skipping: `{}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            false
-        }
-        Err(e) => {
-            eprintln!("skipping: cannot run `{}`: {e}", args.join(" "));
-            false
-        }
-    }
-}
+use crate::common::{try_cmd, Undo};
 
 #[cfg(unix)]
 fn local() -> (Bench, InstallDir, Tree, Tree) {

@@ -5,7 +5,8 @@
 //! stored twice.
 
 use crate::common::*;
-use crate::faults::{reset_on_close, try_cmd, Undo};
+use crate::common::{try_cmd, Undo};
+use crate::faults::reset_on_close;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
