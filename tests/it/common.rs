@@ -1289,6 +1289,33 @@ impl Rng {
     }
 }
 
+/// Starts the launcher of `i` with `args` and kills it after a random delay, half the time aimed at the
+/// apply (from `apply_from` µs, `aim` µs either side), else anywhere in the `span` µs a whole run takes.
+/// Returns the delay and the exit status.
+pub fn spawn_and_kill(
+    i: &InstallDir,
+    args: &[&str],
+    rng: &mut Rng,
+    apply_from: u64,
+    span: u64,
+    aim: u64,
+) -> (u64, std::process::ExitStatus) {
+    let mut child = i
+        .command(args, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let delay = if rng.below(2) == 0 {
+        apply_from.saturating_sub(aim) + rng.below(span.saturating_sub(apply_from) + aim)
+    } else {
+        rng.below(span)
+    };
+    std::thread::sleep(std::time::Duration::from_micros(delay));
+    let _ = child.kill();
+    (delay, child.wait().unwrap())
+}
+
 /// The kill tests' seed: `LAUNCHER_KILL_SEED` when set (to rerun a failure), else from the clock.
 pub fn kill_seed() -> u64 {
     std::env::var("LAUNCHER_KILL_SEED")

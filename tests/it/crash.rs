@@ -556,20 +556,8 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
         // One kill, or (one time in three) a second one during the start that recovers.
         let rounds = if rng.below(3) == 0 { 2 } else { 1 };
         for _ in 0..rounds {
-            let mut child = i
-                .command(&[], &[])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            let delay = if rng.below(2) == 0 {
-                apply_from.saturating_sub(2000) + rng.below(span.saturating_sub(apply_from) + 2000)
-            } else {
-                rng.below(span)
-            };
-            std::thread::sleep(Duration::from_micros(delay));
-            let _ = child.kill();
-            let status = child.wait().unwrap();
+            let (_, status) =
+                crate::common::spawn_and_kill(&i, &[], &mut rng, apply_from, span, 2000);
             kills += 1;
             if crate::common::killed(&status) {
                 landed += 1;

@@ -3,7 +3,9 @@
 //! rollback stopped at any step (crash points, SIGKILL) leaves the state before it or after it, with the
 //! holds right, and the next `rollback` goes back one more version.
 
-use crate::common::{kill_seed, noise, sample_tree, Bench, InstallDir, Rng, Tree};
+use crate::common::{
+    kill_seed, killed, noise, sample_tree, spawn_and_kill, Bench, InstallDir, Rng, Tree,
+};
 use std::time::{Duration, Instant};
 
 /// 1.1, 1.2 and 1.3: each changes some of the resources and the big file, adds one file and drops
@@ -328,21 +330,8 @@ fn killing_a_rollback_at_random_moments_leaves_before_or_after_and_the_next_goes
     let (mut landed, mut before, mut after) = (0, 0, 0);
     for it in 0..iterations {
         let i = template.clone_to(&site.root.join(format!("k{it}")));
-        let mut child = i
-            .command(&["rollback"], &[])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let delay = if rng.below(2) == 0 {
-            apply_from.saturating_sub(2000) + rng.below(span.saturating_sub(apply_from) + 4000)
-        } else {
-            rng.below(span)
-        };
-        std::thread::sleep(Duration::from_micros(delay));
-        let _ = child.kill();
-        use std::os::unix::process::ExitStatusExt;
-        if child.wait().unwrap().signal() == Some(9) {
+        let (delay, status) = spawn_and_kill(&i, &["rollback"], &mut rng, apply_from, span, 2000);
+        if killed(&status) {
             landed += 1;
         }
         let context = format!("kill {it} after {delay} µs (seed {seed})");
