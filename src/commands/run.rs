@@ -31,31 +31,8 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
     }
     let mut session = match Session::open(&cfg, r) {
         Ok(s) => s,
-        Err(e) => {
-            // Cannot even open the install for writing: start what is there, if anything.
-            let ro = Session::read_only(&cfg, r);
-            r.warn(format!("cannot update: {e}"));
-            state::log_line(
-                &ro.layout,
-                ro.state.installed_version(),
-                None,
-                &format!("failed: {}", one_line(&e)),
-                0,
-                0.0,
-            );
-            report::record(
-                &cfg,
-                &ro.layout,
-                &report::Event {
-                    event: "update",
-                    from: ro.state.installed_version(),
-                    installed: ro.state.installed_version(),
-                    error: Some(&e.to_string()),
-                    ..Default::default()
-                },
-            );
-            return start_installed(&cfg, &ro, app_args, &e);
-        }
+        // Cannot even open the install for writing: start what is there, if anything.
+        Err(e) => return cannot_open(&cfg, r, app_args, &e),
     };
     report_recovery(&session.recovered, r);
     if cfg.enable {
@@ -66,136 +43,14 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         let secs = started.elapsed().as_secs_f64();
         match result {
             Ok(Some(applied)) => {
-                let result = session.state.last.as_ref().map(|l| l.result.to_string());
-                state::log_line(
-                    &session.layout,
-                    applied.from.as_ref().map(Version::as_str),
-                    Some(applied.to.as_str()),
-                    result.as_deref().unwrap_or("ok"),
-                    applied.downloaded,
-                    secs,
-                );
-                let (from, to) = (
-                    applied.from.as_ref().map(Version::as_str),
-                    applied.to.as_str(),
-                );
-                report::record(
-                    &cfg,
-                    &session.layout,
-                    &report::Event {
-                        event: match &applied.from {
-                            None => "install",
-                            Some(f) if *f == applied.to => "repair",
-                            Some(_) => "update",
-                        },
-                        from,
-                        to: Some(to),
-                        installed: Some(to),
-                        bytes: applied.downloaded,
-                        seconds: secs,
-                        ..Default::default()
-                    },
-                );
+                record_applied(&cfg, &session, &applied, secs);
                 if let (true, Some(path)) = (applied.replaced_self, me.path.clone()) {
                     drop(session); // the new launcher takes the lock itself
-                    r.info("The launcher was updated; restarting it");
-                    match selfupdate::restart(&path) {
-                        Ok(code) => return Ok(code),
-                        Err(e) => {
-                            // Give up on this release: put the previous version back, launcher included,
-                            // so the next double-click finds a launcher that starts; the hold stops a loop.
-                            r.warn(format!(
-                                "{}; rolling back to the previous version",
-                                one_line(&e)
-                            ));
-                            let mut s = Session::open(&cfg, r)?;
-                            let rolled = crate::rollback::rollback(&mut s);
-                            if let Err(rb) = &rolled {
-                                r.warn(format!("the rollback failed too: {}", one_line(rb)));
-                            }
-                            let why = one_line(&e);
-                            report::record(
-                                &cfg,
-                                &s.layout,
-                                &report::Event {
-                                    event: "auto-rollback",
-                                    from: Some(applied.to.as_str()),
-                                    to: rolled.as_ref().ok().map(|rb| rb.to.as_str()),
-                                    installed: s.state.installed_version(),
-                                    error: Some(&why),
-                                    ..Default::default()
-                                },
-                            );
-                            let m = s.installed().cloned();
-                            drop(s);
-                            if let Some(m) = m {
-                                return start(&cfg, &m, app_args);
-                            }
-                            return Err(e.into());
-                        }
-                    }
+                    return restart_self(&cfg, r, &path, &applied, app_args);
                 }
             }
             Ok(None) => {}
-            Err(e) => {
-                let from = session.state.installed_version().map(str::to_string);
-                state::log_line(
-                    &session.layout,
-                    from.as_deref(),
-                    None,
-                    &format!("failed: {}", one_line(&e)),
-                    0,
-                    secs,
-                );
-                report::record(
-                    &cfg,
-                    &session.layout,
-                    &report::Event {
-                        event: if from.is_none() { "install" } else { "update" },
-                        from: from.as_deref(),
-                        installed: from.as_deref(),
-                        error: Some(&e.to_string()),
-                        seconds: secs,
-                        ..Default::default()
-                    },
-                );
-                session.state.last = Some(LastResult {
-                    time: crate::manifest::format_time(std::time::SystemTime::now()),
-                    from: from.clone(),
-                    to: None,
-                    result: Outcome::Failed(one_line(&e)),
-                });
-                if session.had_state {
-                    let _ = session.save();
-                }
-                if mandatory {
-                    let hint = e.hint();
-                    return Err(anyhow::Error::new(e).context(
-                        Failure::new(
-                            code::MANDATORY,
-                            "a mandatory update could not be applied, so the old version is not started",
-                        )
-                        .hint_from(hint),
-                    ));
-                }
-                let exit = if e.is_refusal() {
-                    code::REFUSED
-                } else {
-                    code::NOT_INSTALLED
-                };
-                if session.installed().is_none() {
-                    let hint = e.hint();
-                    return Err(anyhow::Error::new(e).context(
-                        Failure::new(
-                            exit,
-                            "the app is not installed yet and could not be installed",
-                        )
-                        .hint_from(hint),
-                    ));
-                }
-                r.warn(format!("could not update: {}", one_line(&e)));
-                return start_installed(&cfg, &session, app_args, &e);
-            }
+            Err(e) => return update_failed(&cfg, &mut session, e, mandatory, secs, app_args),
         }
     } else if session.installed().is_none() {
         return Err(Failure::new(
@@ -219,6 +74,187 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
 }
 
 pub use crate::error::one_line;
+
+/// The install cannot be opened for writing (locked, read-only, damaged state): says so, logs and
+/// reports it, and starts what is installed, if it is whole.
+fn cannot_open(
+    cfg: &Config,
+    r: &crate::progress::Reporter,
+    app_args: Vec<OsString>,
+    e: &UpdateError,
+) -> anyhow::Result<i32> {
+    let ro = Session::read_only(cfg, r);
+    r.warn(format!("cannot update: {e}"));
+    state::log_line(
+        &ro.layout,
+        ro.state.installed_version(),
+        None,
+        &format!("failed: {}", one_line(e)),
+        0,
+        0.0,
+    );
+    report::record(
+        cfg,
+        &ro.layout,
+        &report::Event {
+            event: "update",
+            from: ro.state.installed_version(),
+            installed: ro.state.installed_version(),
+            error: Some(&e.to_string()),
+            ..Default::default()
+        },
+    );
+    start_installed(cfg, &ro, app_args, e)
+}
+
+/// Logs and reports an applied change.
+fn record_applied(cfg: &Config, session: &Session, applied: &Applied, secs: f64) {
+    let result = session.state.last.as_ref().map(|l| l.result.to_string());
+    let (from, to) = (
+        applied.from.as_ref().map(Version::as_str),
+        applied.to.as_str(),
+    );
+    state::log_line(
+        &session.layout,
+        from,
+        Some(to),
+        result.as_deref().unwrap_or("ok"),
+        applied.downloaded,
+        secs,
+    );
+    report::record(
+        cfg,
+        &session.layout,
+        &report::Event {
+            event: match &applied.from {
+                None => "install",
+                Some(f) if *f == applied.to => "repair",
+                Some(_) => "update",
+            },
+            from,
+            to: Some(to),
+            installed: Some(to),
+            bytes: applied.downloaded,
+            seconds: secs,
+            ..Default::default()
+        },
+    );
+}
+
+/// The change replaced the running launcher: starts the new one with the same arguments and passes
+/// its exit code on. When it cannot start, gives up on this release: puts the previous version back,
+/// launcher included, so the next double-click finds a launcher that starts (the hold stops a loop).
+fn restart_self(
+    cfg: &Config,
+    r: &crate::progress::Reporter,
+    path: &std::path::Path,
+    applied: &Applied,
+    app_args: Vec<OsString>,
+) -> anyhow::Result<i32> {
+    r.info("The launcher was updated; restarting it");
+    let e = match selfupdate::restart(path) {
+        Ok(code) => return Ok(code),
+        Err(e) => e,
+    };
+    r.warn(format!(
+        "{}; rolling back to the previous version",
+        one_line(&e)
+    ));
+    let mut s = Session::open(cfg, r)?;
+    let rolled = crate::rollback::rollback(&mut s);
+    if let Err(rb) = &rolled {
+        r.warn(format!("the rollback failed too: {}", one_line(rb)));
+    }
+    let why = one_line(&e);
+    report::record(
+        cfg,
+        &s.layout,
+        &report::Event {
+            event: "auto-rollback",
+            from: Some(applied.to.as_str()),
+            to: rolled.as_ref().ok().map(|rb| rb.to.as_str()),
+            installed: s.state.installed_version(),
+            error: Some(&why),
+            ..Default::default()
+        },
+    );
+    let m = s.installed().cloned();
+    drop(s);
+    match m {
+        Some(m) => start(cfg, &m, app_args),
+        None => Err(e.into()),
+    }
+}
+
+/// An update failed: logs, reports and records it, then starts the installed version when it is
+/// whole and the release was optional; a mandatory release or a failed first install starts nothing.
+fn update_failed(
+    cfg: &Config,
+    session: &mut Session,
+    e: UpdateError,
+    mandatory: bool,
+    secs: f64,
+    app_args: Vec<OsString>,
+) -> anyhow::Result<i32> {
+    let r = session.reporter;
+    let from = session.state.installed_version().map(str::to_string);
+    state::log_line(
+        &session.layout,
+        from.as_deref(),
+        None,
+        &format!("failed: {}", one_line(&e)),
+        0,
+        secs,
+    );
+    report::record(
+        cfg,
+        &session.layout,
+        &report::Event {
+            event: if from.is_none() { "install" } else { "update" },
+            from: from.as_deref(),
+            installed: from.as_deref(),
+            error: Some(&e.to_string()),
+            seconds: secs,
+            ..Default::default()
+        },
+    );
+    session.state.last = Some(LastResult {
+        time: crate::manifest::format_time(std::time::SystemTime::now()),
+        from: from.clone(),
+        to: None,
+        result: Outcome::Failed(one_line(&e)),
+    });
+    if session.had_state {
+        let _ = session.save();
+    }
+    if mandatory {
+        let hint = e.hint();
+        return Err(anyhow::Error::new(e).context(
+            Failure::new(
+                code::MANDATORY,
+                "a mandatory update could not be applied, so the old version is not started",
+            )
+            .hint_from(hint),
+        ));
+    }
+    if session.installed().is_none() {
+        let exit = if e.is_refusal() {
+            code::REFUSED
+        } else {
+            code::NOT_INSTALLED
+        };
+        let hint = e.hint();
+        return Err(anyhow::Error::new(e).context(
+            Failure::new(
+                exit,
+                "the app is not installed yet and could not be installed",
+            )
+            .hint_from(hint),
+        ));
+    }
+    r.warn(format!("could not update: {}", one_line(&e)));
+    start_installed(cfg, session, app_args, &e)
+}
 
 /// One update attempt: asks the policy what the install becomes, reports it, and carries it out.
 /// `Ok(None)`: nothing was applied (up to date, held, backed off, waiting for the server).
