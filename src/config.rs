@@ -64,6 +64,8 @@ pub struct Config {
     pub executable: Option<String>,
     pub arguments: Vec<String>,
     pub working_dir: Option<PathBuf>,
+    /// `UpdateHours` / `UpdateDays`: when optional updates may happen; None: at any time.
+    pub update_window: Option<crate::hours::Window>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +147,8 @@ const KEYS: &[(&str, &[&str])] = &[
             "CaFile",
             "Proxy",
             "Platform",
+            "UpdateHours",
+            "UpdateDays",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -473,6 +477,29 @@ fn convert(path: &Path, v: &mut Values) -> Config {
             );
         }
     }
+    let hours = v.get("Update", "UpdateHours");
+    let days = v.get("Update", "UpdateDays");
+    // Each key is checked on its own, so both are reported with their lines when both are wrong.
+    let mut window_ok = true;
+    for (key, entry, as_hours) in [("UpdateHours", &hours, true), ("UpdateDays", &days, false)] {
+        if let Some((text, line)) = entry {
+            let checked = if as_hours {
+                crate::hours::Window::parse(text, "")
+            } else {
+                crate::hours::Window::parse("", text)
+            };
+            if let Err(e) = checked {
+                v.at(*line, format!("{key}: {e}"));
+                window_ok = false;
+            }
+        }
+    }
+    let update_window = (window_ok && (hours.is_some() || days.is_some()))
+        .then(|| {
+            let text = |e: &Option<(String, usize)>| e.clone().map(|(t, _)| t).unwrap_or_default();
+            crate::hours::Window::parse(&text(&hours), &text(&days)).ok()
+        })
+        .flatten();
     let dir = resolve(&v.text("App", "Dir").unwrap_or_else(|| "app".into()));
     let executable = v.get("App", "Executable");
     if let Some((e, l)) = &executable {
@@ -511,6 +538,7 @@ fn convert(path: &Path, v: &mut Values) -> Config {
         executable: executable.map(|(e, _)| e),
         arguments,
         working_dir,
+        update_window,
     }
 }
 

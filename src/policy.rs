@@ -14,14 +14,19 @@
 //! 4. **Mandatory.** A release marked mandatory and newer than the installed version must be applied
 //!    before the app starts; the commands turn a failure into exit code 5.
 //! 5. **The plan** against what is on disk: nothing to change is "up to date".
-//! 6. **Back-off.** A release whose content failed verification again and again is not downloaded on
+//! 6. **Update hours** (`UpdateHours`, `UpdateDays`; `hours`). Outside the window an update to another
+//!    version waits: nothing is downloaded or applied, and the installed version starts. A mandatory
+//!    release, a first install and a repair of the installed version happen at any hour: the first
+//!    blocks work by design, the others have no whole version to start instead. `check` still asks
+//!    and says when the window opens.
+//! 7. **Back-off.** A release whose content failed verification again and again is not downloaded on
 //!    every start; it waits out a growing delay (`State::backoff`). Not for a first install or a
 //!    mandatory release, which have nothing else to start.
-//! 7. **Download budget.** A start may download an optional update for at most `DownloadTimeout` when
+//! 8. **Download budget.** A start may download an optional update for at most `DownloadTimeout` when
 //!    the installed version is whole, so the user gets their app; a first install, a damaged install
 //!    and a mandatory release have no whole version to start instead, and a fetch has nobody waiting.
 //!
-//! The IT controls (update hours, pinning, staged rollout) are further rules here. Commands act on the
+//! The other IT controls (pinning, staged rollout) are to be further rules here. Commands act on the
 //! [`Decision`] and report it. The bookkeeping the rules read is kept where it happens: the Retry-After
 //! time here, the failure count behind the back-off where a download fails (`Session::carry_out`).
 
@@ -85,6 +90,9 @@ pub enum Verdict {
     },
     /// The release's content failed verification `count` times; the next attempt is in `wait` s.
     BackedOff { count: u32, wait: i64 },
+    /// An optional update outside `UpdateHours`/`UpdateDays`: nothing happens before the window
+    /// opens at `opens` (seconds since the epoch; None: the window never opens).
+    OutsideHours { opens: Option<i64> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +155,13 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
             Some(v) if *v == target.version => Change::Repair,
             Some(_) => Change::Update,
         };
+        let window = s.cfg.update_window.as_ref();
+        let closed =
+            change == Change::Update && !mandatory && window.is_some_and(|w| !w.is_open(now));
         match s.state.backoff(&target.version, now) {
+            _ if closed => Verdict::OutsideHours {
+                opens: window.and_then(|w| w.next_open(now)),
+            },
             Some((count, wait)) if !mandatory && change != Change::Install => {
                 Verdict::BackedOff { count, wait }
             }

@@ -206,6 +206,22 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
             );
             return Ok(None);
         }
+        Verdict::OutsideHours { opens } => {
+            r.info(format!(
+                "Update to {} waits for the update window ({}, {}); starting {}",
+                p.target.version,
+                s.cfg
+                    .update_window
+                    .as_ref()
+                    .map(|w| w.describe())
+                    .unwrap_or_default(),
+                crate::hours::when_opens(opens),
+                p.from
+                    .as_ref()
+                    .map_or("the installed version", Version::as_str)
+            ));
+            return Ok(None);
+        }
         Verdict::Change { change, budget } => (change, budget),
     };
     r.info(format!(

@@ -34,6 +34,17 @@ struct Status {
     backups: Vec<Backup>,
     last_update: Option<LastResult>,
     signed_updates_only: bool,
+    update_window: Option<UpdateWindow>,
+}
+
+/// `UpdateHours` / `UpdateDays` now: open or not, and when it opens next.
+#[derive(Serialize)]
+struct UpdateWindow {
+    window: String,
+    open: bool,
+    /// Local time with the zone's offset, when closed.
+    next_open: Option<String>,
+    next_open_epoch: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -116,6 +127,19 @@ fn gather(cfg: &Config, s: &mut Session) -> Status {
         backups,
         last_update: s.state.last.clone(),
         signed_updates_only: cfg.public_key.is_some(),
+        update_window: cfg.update_window.as_ref().map(|w| {
+            let now = crate::state::now_secs();
+            let open = w.is_open(now);
+            let next = (!open).then(|| w.next_open(now)).flatten();
+            UpdateWindow {
+                window: w.describe(),
+                open,
+                next_open: next
+                    .and_then(crate::hours::LocalTime::at)
+                    .map(|t| t.display()),
+                next_open_epoch: next,
+            }
+        }),
     }
 }
 
@@ -194,6 +218,20 @@ fn text(st: &Status) -> String {
                 l.to.as_deref().unwrap_or("-"),
                 l.result
             ),
+        );
+    }
+    if let Some(w) = &st.update_window {
+        line(
+            "update hours",
+            if w.open {
+                format!("{}: open now", w.window)
+            } else {
+                format!(
+                    "{}: closed, {} (mandatory releases are applied at any hour)",
+                    w.window,
+                    crate::hours::when_opens(w.next_open_epoch)
+                )
+            },
         );
     }
     if st.signed_updates_only {

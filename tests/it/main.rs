@@ -14,6 +14,7 @@ mod fullbackup;
 mod holds;
 mod hostile;
 mod hostile_text;
+mod hours;
 mod https;
 #[cfg(feature = "fault-injection")]
 mod integrity;
