@@ -135,6 +135,12 @@ pub struct PublishArgs {
     /// Publish even if the channel has a newer version
     #[arg(long)]
     pub force: bool,
+    /// Staged rollout: only this share of the installs takes the release (0-100; 100: all)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: Option<u8>,
+    /// A program among the release's files to run after its files are in place (a failure rolls back)
+    #[arg(long, value_name = "PATH")]
+    pub post_update: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +160,9 @@ pub struct PromoteArgs {
     /// Promote even if the channel has a newer version
     #[arg(long)]
     pub force: bool,
+    /// Staged rollout: only this share of the installs takes the release (0-100); without it, all
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: Option<u8>,
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -162,6 +171,8 @@ const SUBCOMMANDS: &[&str] = &[
 ];
 
 /// What the command line asks for.
+// Made once per process and matched at once: boxing the larger variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Invocation {
     /// Parsed by clap (a subcommand, `--help`, `--version`).
     Clap(Cli),

@@ -27,6 +27,7 @@ pub mod progress;
 pub mod publish;
 pub mod repo;
 pub mod rollback;
+pub mod rollout;
 pub mod scan;
 pub mod selfupdate;
 pub mod serve;

@@ -61,6 +61,24 @@ pub struct Manifest {
     pub mandatory: bool,
     pub executable: String,
     pub files: Vec<FileEntry>,
+    /// A staged rollout (channel manifests only, `publish`/`promote --rollout`): only this share of the
+    /// installs takes the release. Older launchers ignore the field and take the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    /// A program among the release's own files run after its files are in place
+    /// (`publish --post-update`); a failure rolls the release back (`hooks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_update: Option<String>,
+}
+
+/// Which installs take a release while it is rolled out (`rollout` decides who is inside).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rollout {
+    /// 0 to 99: the share of installs that take the release (100 is written as no rollout).
+    pub percent: u8,
+    /// The release the others stay on (or install), when the channel had one before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Version>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -280,6 +298,29 @@ impl Manifest {
                 escape(&self.executable)
             ));
         }
+        if let Some(hook) = &self.post_update {
+            if !self.files.iter().any(|f| f.path == *hook) {
+                problems.push(format!(
+                    "post_update `{}` is not one of the listed files (a hook runs only the release's own files)",
+                    escape(hook)
+                ));
+            }
+        }
+        if let Some(r) = &self.rollout {
+            if r.percent >= 100 {
+                problems.push(format!(
+                    "rollout: percent {} is not below 100 (a complete rollout has no rollout field)",
+                    r.percent
+                ));
+            }
+            if r.previous.as_ref().is_some_and(|p| *p >= self.version) {
+                problems.push(format!(
+                    "rollout: previous {} is not older than the release {}",
+                    escape(r.previous.as_ref().map_or("", |p| p.as_str())),
+                    escape(self.version.as_str())
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -338,6 +379,8 @@ mod tests {
                 exec: true,
                 zsize: None,
             }],
+            rollout: None,
+            post_update: None,
         }
     }
 

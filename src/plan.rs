@@ -339,6 +339,8 @@ mod tests {
             mandatory: false,
             executable: files[0].path.clone(),
             files,
+            rollout: None,
+            post_update: None,
         }
     }
 

@@ -13,25 +13,30 @@
 //!    repair).
 //! 4. **Mandatory.** A release marked mandatory and newer than the installed version must be applied
 //!    before the app starts; the commands turn a failure into exit code 5.
-//! 5. **The plan** against what is on disk: nothing to change is "up to date".
-//! 6. **Update hours** (`UpdateHours`, `UpdateDays`; `hours`). Outside the window an update to another
+//! 5. **Staged rollout** (`rollout`). While the channel's release is rolled out to a share of the
+//!    installs, an install outside the share stays on what it has, or (a first install, or one older
+//!    than the release before the rollout) takes that previous release, fetched and verified like the
+//!    channel's (`Session::release`). The install's id is made here on its first start that asks.
+//! 6. **The plan** against what is on disk: nothing to change is "up to date".
+//! 7. **Update hours** (`UpdateHours`, `UpdateDays`; `hours`). Outside the window an update to another
 //!    version waits: nothing is downloaded or applied, and the installed version starts. A mandatory
 //!    release, a first install and a repair of the installed version happen at any hour: the first
 //!    blocks work by design, the others have no whole version to start instead. `check` still asks
 //!    and says when the window opens.
-//! 7. **Back-off.** A release whose content failed verification again and again is not downloaded on
+//! 8. **Back-off.** A release whose content failed verification again and again is not downloaded on
 //!    every start; it waits out a growing delay (`State::backoff`). Not for a first install or a
 //!    mandatory release, which have nothing else to start.
-//! 8. **Download budget.** A start may download an optional update for at most `DownloadTimeout` when
+//! 9. **Download budget.** A start may download an optional update for at most `DownloadTimeout` when
 //!    the installed version is whole, so the user gets their app; a first install, a damaged install
 //!    and a mandatory release have no whole version to start instead, and a fetch has nobody waiting.
 //!
-//! The other IT controls (pinning, staged rollout) are to be further rules here. Commands act on the
+//! Pinning (issue 13) is to be a further rule here. Commands act on the
 //! [`Decision`] and report it. The bookkeeping the rules read is kept where it happens: the Retry-After
 //! time here, the failure count behind the back-off where a download fails (`Session::carry_out`).
 
 use crate::manifest::Manifest;
 use crate::plan::Plan;
+use crate::rollout::{self, Placement};
 use crate::scan::Scan;
 use crate::state::{self, State};
 use crate::update::{Session, UpdateError};
@@ -72,6 +77,8 @@ pub struct Planned {
     pub from: Option<Version>,
     /// The offered release is held (rolled back from), so the target is the installed version.
     pub held: bool,
+    /// Where this install stands when the offered release is being rolled out to a share.
+    pub rollout: Option<Placement>,
     /// The release must be applied before the app may start.
     pub mandatory: bool,
     pub scan: Scan,
@@ -136,13 +143,35 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
     };
     s.state.retry_at = None;
     let offered = remote.manifest;
+    if s.state.install_id.is_none() && asker != Asker::Check {
+        s.state.install_id = Some(rollout::new_install_id());
+        if s.had_state {
+            s.save()?;
+        }
+    }
     let from = s.installed().map(|m| m.version.clone());
-    let mandatory_release = offered.mandatory
-        && s.installed()
-            .is_none_or(|i| i.version() < offered.version());
-    let (target, held) = match s.wanted(&offered) {
-        Some(m) => (m.clone(), false),
-        None => (s.installed().unwrap_or(&offered).clone(), true),
+    let placement = rollout::placement(&offered, s.state.install_id.as_deref());
+    // The release this install may take: the offered one, the one before a rollout, or (None) none.
+    let candidate = match &placement {
+        Some(p) if !p.inside => match (&p.previous, &from) {
+            (Some(prev), Some(i)) if i >= prev => None,
+            (Some(prev), _) => Some(s.release(prev)?),
+            (None, Some(_)) => None,
+            // The channel had nothing before: a first install takes what there is.
+            (None, None) => Some(offered.clone()),
+        },
+        _ => Some(offered.clone()),
+    };
+    let mandatory_release = candidate
+        .as_ref()
+        .is_some_and(|c| c.mandatory && s.installed().is_none_or(|i| i.version() < c.version()));
+    let (target, held) = match &candidate {
+        // `candidate` is None only when something is installed (see above).
+        None => (s.installed().unwrap_or(&offered).clone(), false),
+        Some(c) => match s.wanted(c) {
+            Some(m) => (m.clone(), false),
+            None => (s.installed().unwrap_or(c).clone(), true),
+        },
     };
     let mandatory = mandatory_release && !held;
     let scan = s.scan_for(&target);
@@ -184,6 +213,7 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
         target,
         from,
         held,
+        rollout: placement,
         mandatory,
         scan,
         plan,

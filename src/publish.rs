@@ -21,7 +21,7 @@
 //! It never deletes anything from a repository: blobs and releases are immutable.
 
 use crate::fsutil::{self, fs_err, FsError};
-use crate::manifest::{self, FileEntry, Manifest, ManifestError};
+use crate::manifest::{self, FileEntry, Manifest, ManifestError, Rollout};
 use crate::paths;
 use crate::progress::Reporter;
 use crate::repo;
@@ -52,6 +52,8 @@ pub enum PublishError {
     BadFiles { dir: PathBuf, problems: Vec<String> },
     #[error("the executable `{path}` is not a file in the release folder `{}`", dir.display())]
     ExecutableMissing { path: String, dir: PathBuf },
+    #[error("the --post-update program `{path}` is not a file in the release folder `{}`; a hook must be one of the release's own files", dir.display())]
+    HookMissing { path: String, dir: PathBuf },
     #[error("no --executable given and the release folder has {} candidates: {}; pass --executable PATH", candidates.len(), if candidates.is_empty() { "none".to_string() } else { candidates.join(", ") })]
     ExecutableUnknown { candidates: Vec<String> },
     #[error("version {version} of `{product}` for {platform} is already published with other content ({detail}); publish it as a new version")]
@@ -121,6 +123,10 @@ pub struct PublishRequest {
     pub mandatory: bool,
     pub expires_days: Option<u32>,
     pub force: bool,
+    /// `--rollout PERCENT`: only this share of the installs takes the release (100 or None: all).
+    pub rollout: Option<u8>,
+    /// `--post-update PATH`: a program among the release's files run after its files are in place.
+    pub post_update: Option<String>,
 }
 
 /// What `publish` did.
@@ -331,6 +337,27 @@ fn choose_executable(req: &PublishRequest, files: &[FileEntry]) -> Result<String
     match candidates.as_slice() {
         [one] => Ok(one.clone()),
         _ => Err(PublishError::ExecutableUnknown { candidates }),
+    }
+}
+
+/// The `--post-update` program as a manifest path; it must be one of the release's files, and it gets
+/// the executable bit, like the executable, because the publisher chose to run it.
+fn choose_hook(
+    req: &PublishRequest,
+    hook: &str,
+    files: &mut [FileEntry],
+) -> Result<String, PublishError> {
+    let hook = hook.replace('\\', "/");
+    let hook = hook.trim_start_matches("./").to_string();
+    match files.iter_mut().find(|f| f.path == hook) {
+        Some(f) => {
+            f.exec = true;
+            Ok(hook)
+        }
+        None => Err(PublishError::HookMissing {
+            path: hook,
+            dir: req.source.clone(),
+        }),
     }
 }
 
@@ -653,6 +680,10 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
             }
         }
     }
+    let post_update = match &req.post_update {
+        Some(hook) => Some(choose_hook(req, hook, &mut files)?),
+        None => None,
+    };
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
 
     let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
@@ -680,7 +711,14 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         ..Default::default()
     };
     if let Some(old) = &existing {
-        if let Some(detail) = content_difference(old, &files, &executable) {
+        let hook_changed = (old.post_update != post_update).then(|| {
+            format!(
+                "the post-update hook `{}` became `{}`",
+                old.post_update.as_deref().unwrap_or("none"),
+                post_update.as_deref().unwrap_or("none")
+            )
+        });
+        if let Some(detail) = content_difference(old, &files, &executable).or(hook_changed) {
             let (product, version, platform) = (
                 req.product.clone(),
                 req.version.clone(),
@@ -704,18 +742,19 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         }
     }
     refuse_older(current.as_ref(), &version, &req.channel, req.force)?;
+    let rollout = rollout_for(current.as_ref(), &version, req.rollout);
     if let Some(old) = existing {
         // Same content: the release stays as it is; the channel may still need to point at it.
         summary.existing_release = true;
-        if current
-            .as_ref()
-            .is_some_and(|c| c.version == old.version && c.files == old.files)
-        {
+        if current.as_ref().is_some_and(|c| {
+            c.version == old.version && c.files == old.files && c.rollout == rollout
+        }) {
             summary.unchanged = true;
             return Ok(summary);
         }
         let mut chan = old;
         chan.channel = req.channel.clone();
+        chan.rollout = rollout;
         write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
         return Ok(summary);
     }
@@ -765,6 +804,8 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         mandatory: req.mandatory,
         executable,
         files,
+        rollout: None,
+        post_update,
     };
     m.validate()
         .map_err(|source| PublishError::BadRepoManifest {
@@ -772,7 +813,9 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
             source,
         })?;
     write_manifest(&req.repo, &release_key, &m, signer.as_ref())?;
-    write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
+    // Release manifests never carry a rollout: it is the channel's state, not the release's.
+    let chan = Manifest { rollout, ..m };
+    write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
     Ok(summary)
 }
 
@@ -786,6 +829,32 @@ pub struct PromoteRequest {
     pub platform: String,
     pub secret_key: Option<PathBuf>,
     pub force: bool,
+    /// `--rollout PERCENT`, as for `publish`; without it a promote completes any rollout.
+    pub rollout: Option<u8>,
+}
+
+/// The rollout a channel manifest gets when the channel, now at `current`, is pointed at `version`
+/// with `--rollout percent`. The installs outside the share stay on the release they had: the channel's
+/// current one, or, while that is itself only partly rolled out, the release before it (those who took
+/// it keep it: nobody is moved back). `--rollout 100` and no `--rollout` mean everybody.
+fn rollout_for(
+    current: Option<&Manifest>,
+    version: &Version,
+    percent: Option<u8>,
+) -> Option<Rollout> {
+    let percent = percent.filter(|p| *p < 100)?;
+    let previous = match current {
+        Some(c) if c.version == *version => c.rollout.as_ref().and_then(|r| r.previous.clone()),
+        Some(c) => match &c.rollout {
+            Some(r) => r.previous.clone(),
+            None => Some(c.version.clone()),
+        },
+        None => None,
+    };
+    Some(Rollout {
+        percent,
+        previous: previous.filter(|p| p < version),
+    })
 }
 
 /// `launcher promote`: the channel manifest becomes the release's manifest with this channel's name.
@@ -824,6 +893,7 @@ pub fn promote(req: &PromoteRequest, reporter: &Reporter) -> Result<Option<Strin
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
     let mut m = release;
     m.channel = req.channel.clone();
+    m.rollout = rollout_for(current.as_ref(), &version, req.rollout);
     write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
     Ok(current.map(|c| c.version.to_string()))
 }

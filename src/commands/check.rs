@@ -41,6 +41,17 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
     };
     let (remote, target, plan) = (&p.offered, &p.target, &p.plan);
     let available = !plan.is_empty();
+    if let Some(pl) = p.rollout.as_ref().filter(|_| !json) {
+        ctx.reporter.info(format!(
+            "This install is {}{}",
+            pl.describe(&remote.version),
+            if pl.inside {
+                String::new()
+            } else {
+                format!("; it takes {}", target.version)
+            }
+        ));
+    }
     if json {
         let v = serde_json::json!({
             "installed": installed,
@@ -60,6 +71,7 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
                 "opens": opens.and_then(crate::hours::LocalTime::at).map(|t| t.display()),
                 "opens_epoch": opens,
             })),
+            "rollout": p.rollout,
             "backed_off": backoff.map(|(count, wait)| serde_json::json!({"failures": count, "next_attempt_in": wait})),
             "ops": plan.ops.iter().map(|o| match &o.kept_as {
                 Some(k) => serde_json::json!({"path": o.path, "action": o.action, "kept_as": k}),

@@ -181,6 +181,13 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
             p.offered.version
         ));
     }
+    if let Some(pl) = p.rollout.as_ref().filter(|pl| !pl.inside) {
+        r.detail(format!(
+            "This install is {}; it stays on {}",
+            pl.describe(&p.offered.version),
+            p.target.version
+        ));
+    }
     let (change, budget) = match p.verdict {
         Verdict::UpToDate => {
             s.settle(&p.target, &p.plan, &p.scan)?;

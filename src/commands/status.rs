@@ -35,6 +35,9 @@ struct Status {
     last_update: Option<LastResult>,
     signed_updates_only: bool,
     update_window: Option<UpdateWindow>,
+    install_id: Option<String>,
+    /// Where this install stands when the server's release is being rolled out to a share.
+    rollout: Option<crate::rollout::Placement>,
 }
 
 /// `UpdateHours` / `UpdateDays` now: open or not, and when it opens next.
@@ -73,9 +76,13 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
 }
 
 fn gather(cfg: &Config, s: &mut Session) -> Status {
+    let mut rollout = None;
     let (server_version, server_error) = if cfg.enable {
         match s.remote(false) {
-            Ok(r) => (Some(r.manifest.version), None),
+            Ok(r) => {
+                rollout = crate::rollout::placement(&r.manifest, s.state.install_id.as_deref());
+                (Some(r.manifest.version), None)
+            }
             Err(e) => (None, Some(super::run::one_line(&e))),
         }
     } else {
@@ -127,6 +134,8 @@ fn gather(cfg: &Config, s: &mut Session) -> Status {
         backups,
         last_update: s.state.last.clone(),
         signed_updates_only: cfg.public_key.is_some(),
+        install_id: s.state.install_id.clone(),
+        rollout,
         update_window: cfg.update_window.as_ref().map(|w| {
             let now = crate::state::now_secs();
             let open = w.is_open(now);
@@ -173,6 +182,12 @@ fn text(st: &Status) -> String {
             (None, e) => format!("unavailable: {}", e.as_deref().unwrap_or("?")),
         },
     );
+    if let (Some(p), Some(v)) = (&st.rollout, &st.server_version) {
+        line("rollout", format!("this install is {}", p.describe(v)));
+    }
+    if let Some(id) = &st.install_id {
+        line("install id", id.clone());
+    }
     if !st.holds.is_empty() {
         line(
             "held",

@@ -28,6 +28,7 @@ mod proxy;
 mod publish;
 mod publish_lock;
 mod publish_rules;
+mod rollout;
 mod selfupdate;
 mod serve;
 mod sign;
