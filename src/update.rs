@@ -68,6 +68,15 @@ pub enum UpdateError {
     ReadOnly(#[from] NotWritable),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A release was applied, then taken back (a failed post-update hook or first start).
+    #[error("{cause}; rolled back to {to}, which starts instead, and {from} is held until a newer release appears")]
+    RolledBack {
+        cause: String,
+        from: String,
+        to: String,
+    },
+    #[error("{cause}, and rolling it back failed: {rollback}")]
+    RollbackFailed { cause: String, rollback: String },
 }
 
 impl UpdateError {

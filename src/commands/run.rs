@@ -243,6 +243,9 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
         .then(|| me.manifest_path(&s.layout.dir))
         .flatten();
     let applied = s.carry_out(&p.target, &p.plan, &p.scan, budget, launcher.as_deref())?;
+    if change != Change::Repair {
+        crate::hooks::after_update(s, &p.target, applied.from.as_ref())?;
+    }
     for k in &applied.kept {
         r.warn(k);
     }

@@ -12,6 +12,7 @@ mod demo;
 mod faults;
 mod fullbackup;
 mod holds;
+mod hooks;
 mod hostile;
 mod hostile_text;
 mod hours;
