@@ -66,6 +66,8 @@ pub struct Config {
     pub working_dir: Option<PathBuf>,
     /// `UpdateHours` / `UpdateDays`: when optional updates may happen; None: at any time.
     pub update_window: Option<crate::hours::Window>,
+    /// `HealthCheck`: how long the first start after an update is watched; None: off.
+    pub health_check: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +151,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "Platform",
             "UpdateHours",
             "UpdateDays",
+            "HealthCheck",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -500,6 +503,16 @@ fn convert(path: &Path, v: &mut Values) -> Config {
             crate::hours::Window::parse(&text(&hours), &text(&days)).ok()
         })
         .flatten();
+    let health_check = v.typed(
+        "Update",
+        "HealthCheck",
+        None,
+        "give seconds from 0 (off) to 3600",
+        |s| match s.parse::<f64>() {
+            Ok(0.0) => Some(None),
+            _ => seconds(s, 3600.0).map(Some),
+        },
+    );
     let dir = resolve(&v.text("App", "Dir").unwrap_or_else(|| "app".into()));
     let executable = v.get("App", "Executable");
     if let Some((e, l)) = &executable {
@@ -539,6 +552,7 @@ fn convert(path: &Path, v: &mut Values) -> Config {
         arguments,
         working_dir,
         update_window,
+        health_check,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod fault;
 pub mod fsutil;
+pub mod health;
 pub mod hooks;
 pub mod hours;
 pub mod journal;

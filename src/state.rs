@@ -165,6 +165,10 @@ pub struct State {
     /// This install's random id, made once (`rollout::new_install_id`): its place in a staged rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_id: Option<String>,
+    /// The version the last update installed while `HealthCheck` was on, until its first start went
+    /// well (`health`): that start is watched, and a failure rolls it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproven: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

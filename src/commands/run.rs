@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::config::Config;
 use crate::error::{code, Failure};
 use crate::fsutil::human_bytes;
+use crate::health::FirstStart;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::policy::{self, Asker, Change, Decision, Verdict};
@@ -91,6 +92,7 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
             }
             Ok(None) => {}
             Err(e) => {
+                session.state.unproven = None;
                 let from = session.state.installed_version().map(str::to_string);
                 state::log_line(
                     &session.layout,
@@ -150,12 +152,22 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         .into());
     }
     let m = session.state.installed.take();
+    let watch = m
+        .as_ref()
+        .is_some_and(|m| crate::health::must_watch(&cfg, &session.state, m));
     session.release_lock(); // before the app starts: it may run for hours
                             // `exec` replaces the process: freeing the session's maps first would only cost time.
     std::mem::forget(session);
     let Some(m) = m else {
         return Err(Failure::new(code::NOT_INSTALLED, "nothing is installed").into());
     };
+    if watch {
+        let l = launch_for(&cfg, &m, app_args.clone())?;
+        return match crate::health::first_start(&cfg, r, &m, &l)? {
+            FirstStart::Proven(code) => Ok(code),
+            FirstStart::RolledBack(previous) => start(&cfg, &previous, app_args),
+        };
+    }
     start(&cfg, &m, app_args)
 }
 
@@ -242,6 +254,10 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
     let launcher = (!me.restarted)
         .then(|| me.manifest_path(&s.layout.dir))
         .flatten();
+    // Saved with the change itself: the first start of the new version is watched (`health`).
+    if s.cfg.health_check.is_some() && change == Change::Update {
+        s.state.unproven = Some(p.target.version.to_string());
+    }
     let applied = s.carry_out(&p.target, &p.plan, &p.scan, budget, launcher.as_deref())?;
     if change != Change::Repair {
         crate::hooks::after_update(s, &p.target, applied.from.as_ref())?;
@@ -298,6 +314,11 @@ fn start_installed(
 
 /// Starts the app of manifest `m` with the ini's arguments and then the user's.
 pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Result<i32> {
+    Ok(launch::launch(&launch_for(cfg, m, app_args)?)?)
+}
+
+/// What starting the app of manifest `m` runs: the executable, the ini's arguments and the user's.
+pub fn launch_for(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Result<Launch> {
     let exe_rel = cfg
         .executable
         .clone()
@@ -313,10 +334,9 @@ pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Res
     let executable = crate::fsutil::native(&cfg.dir, &exe_rel.replace('\\', "/"));
     let mut args: Vec<OsString> = cfg.arguments.iter().map(OsString::from).collect();
     args.extend(app_args);
-    let l = Launch {
+    Ok(Launch {
         executable,
         args,
         cwd: cfg.working_dir.clone().unwrap_or_else(|| cfg.dir.clone()),
-    };
-    Ok(launch::launch(&l)?)
+    })
 }

@@ -11,6 +11,7 @@ mod crash;
 mod demo;
 mod faults;
 mod fullbackup;
+mod health;
 mod holds;
 mod hooks;
 mod hostile;
