@@ -94,6 +94,23 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Register a daily `launcher fetch` for this ini with the OS scheduler (cron, Task Scheduler, launchd)
+    Schedule {
+        /// Local time of day, 24-hour: 02:00
+        #[arg(
+            long,
+            value_name = "HH:MM",
+            required_unless_present = "remove",
+            conflicts_with = "remove"
+        )]
+        at: Option<String>,
+        /// Spread a fleet: a random delay up to this span (30m, 2h), drawn once per machine
+        #[arg(long, value_name = "D", requires = "at")]
+        random_delay: Option<String>,
+        /// Remove this ini's task
+        #[arg(long)]
+        remove: bool,
+    },
     /// A self-contained walkthrough on loopback: publish, serve, install, update, launch
     Demo {
         /// Keep the demo's temp folder and print where it is
@@ -167,7 +184,7 @@ pub struct PromoteArgs {
 
 const SUBCOMMANDS: &[&str] = &[
     "run", "check", "fetch", "verify", "rollback", "status", "publish", "promote", "serve",
-    "keygen", "demo", "help",
+    "keygen", "schedule", "demo", "help",
 ];
 
 /// What the command line asks for.

@@ -230,6 +230,11 @@ fn parse_hours(text: &str) -> Result<(Vec<Range>, bool), String> {
     Ok((ranges, forbidden))
 }
 
+/// `HH:MM` (or `H:MM`) as minutes since midnight, 00:00 to 23:59 (also for `launcher schedule --at`).
+pub fn clock_minutes(s: &str) -> Option<u16> {
+    clock(s, false)
+}
+
 /// `HH:MM` (or `H:MM`) as minutes since midnight; `24:00` only as an end, meaning 23:59.
 fn clock(s: &str, is_end: bool) -> Option<u16> {
     let (h, m) = s.split_once(':')?;

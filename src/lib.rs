@@ -31,6 +31,7 @@ pub mod repo;
 pub mod rollback;
 pub mod rollout;
 pub mod scan;
+pub mod schedule;
 pub mod selfupdate;
 pub mod serve;
 pub mod sign;

@@ -10,6 +10,7 @@ mod promote;
 mod publish;
 mod rollback;
 pub mod run;
+mod schedule;
 mod serve;
 mod status;
 mod verify;
@@ -62,6 +63,11 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
         Command::Verify { repair } => verify::run(&ctx, repair),
         Command::Rollback => rollback::run(&ctx),
         Command::Status { json } => status::run(&ctx, json),
+        Command::Schedule {
+            at,
+            random_delay,
+            remove,
+        } => schedule::run(&ctx, at.as_deref(), random_delay.as_deref(), remove),
         Command::Demo { keep } => demo::run(&ctx, keep),
     }
 }

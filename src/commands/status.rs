@@ -36,6 +36,8 @@ struct Status {
     signed_updates_only: bool,
     update_window: Option<UpdateWindow>,
     install_id: Option<String>,
+    /// The time of day of this ini's scheduled `launcher fetch` (`launcher schedule`), if any.
+    scheduled_fetch: Option<String>,
     /// Where this install stands when the server's release is being rolled out to a share.
     rollout: Option<crate::rollout::Placement>,
 }
@@ -135,6 +137,8 @@ fn gather(cfg: &Config, s: &mut Session) -> Status {
         last_update: s.state.last.clone(),
         signed_updates_only: cfg.public_key.is_some(),
         install_id: s.state.install_id.clone(),
+        // A scheduler that cannot be asked has no task of ours to show.
+        scheduled_fetch: crate::schedule::show(&cfg.file).ok().flatten(),
         rollout,
         update_window: cfg.update_window.as_ref().map(|w| {
             let now = crate::state::now_secs();
@@ -184,6 +188,15 @@ fn text(st: &Status) -> String {
     );
     if let (Some(p), Some(v)) = (&st.rollout, &st.server_version) {
         line("rollout", format!("this install is {}", p.describe(v)));
+    }
+    if let Some(t) = &st.scheduled_fetch {
+        line(
+            "scheduled",
+            format!(
+                "`launcher fetch` daily at {t} ({})",
+                crate::schedule::scheduler_name()
+            ),
+        );
     }
     if let Some(id) = &st.install_id {
         line("install id", id.clone());

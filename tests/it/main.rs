@@ -31,6 +31,8 @@ mod publish;
 mod publish_lock;
 mod publish_rules;
 mod rollout;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod schedule;
 mod selfupdate;
 mod serve;
 mod sign;
