@@ -35,6 +35,10 @@ fn read() -> Result<String, ScheduleError> {
 }
 
 fn write(text: &str) -> Result<(), ScheduleError> {
+    if text.trim().is_empty() {
+        // Nothing left: no crontab at all, as before the first `schedule`.
+        return remove_all();
+    }
     let mut child = Command::new("crontab")
         .arg("-")
         .stdin(Stdio::piped())
@@ -66,6 +70,27 @@ fn write(text: &str) -> Result<(), ScheduleError> {
         Err(ScheduleError::Failed {
             command: "crontab -".into(),
             output: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+fn remove_all() -> Result<(), ScheduleError> {
+    let out = Command::new("crontab")
+        .arg("-r")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| ScheduleError::Missing {
+            program: "crontab".into(),
+            hint: HINT,
+            source,
+        })?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || err.contains("no crontab for") {
+        Ok(())
+    } else {
+        Err(ScheduleError::Failed {
+            command: "crontab -r".into(),
+            output: err.trim().to_string(),
         })
     }
 }
