@@ -68,6 +68,8 @@ pub struct Config {
     pub update_window: Option<crate::hours::Window>,
     /// `HealthCheck`: how long the first start after an update is watched; None: off.
     pub health_check: Option<Duration>,
+    /// `Pin`: stay on the newest release of this version line (`pin`); None: follow the channel.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +154,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "UpdateHours",
             "UpdateDays",
             "HealthCheck",
+            "Pin",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -513,6 +516,16 @@ fn convert(path: &Path, v: &mut Values) -> Config {
             _ => seconds(s, 3600.0).map(Some),
         },
     );
+    let pin = v.get("Update", "Pin");
+    if let Some((p, l)) = &pin {
+        // A pin is the start of a version: it must itself read as one (`7.04`, `1.2`, `1.2.3-rc`).
+        if crate::version::Version::parse(p).is_err() {
+            v.at(
+                *l,
+                format!("`Pin = {p}` is not valid: give the start of a version, such as 7.04 or 7.04.200"),
+            );
+        }
+    }
     let dir = resolve(&v.text("App", "Dir").unwrap_or_else(|| "app".into()));
     let executable = v.get("App", "Executable");
     if let Some((e, l)) = &executable {
@@ -553,6 +566,7 @@ fn convert(path: &Path, v: &mut Values) -> Config {
         working_dir,
         update_window,
         health_check,
+        pin: pin.map(|(p, _)| p),
     }
 }
 

@@ -13,7 +13,11 @@
 //!    repair).
 //! 4. **Mandatory.** A release marked mandatory and newer than the installed version must be applied
 //!    before the app starts; the commands turn a failure into exit code 5.
-//! 5. **Staged rollout** (`rollout`). While the channel's release is rolled out to a share of the
+//! 5. **Pin** (`Pin`; `pin`). A pinned install takes the newest release of its line, from the channel
+//!    or, when the channel moved on, from the channel's signed release index; the rollout of the
+//!    channel's release does not apply to it. A pin that matches nothing keeps the installed version
+//!    (with a warning); with nothing installed it is an error.
+//!    **Staged rollout** (`rollout`). While the channel's release is rolled out to a share of the
 //!    installs, an install outside the share stays on what it has, or (a first install, or one older
 //!    than the release before the rollout) takes that previous release, fetched and verified like the
 //!    channel's (`Session::release`). The install's id is made here on its first start that asks.
@@ -30,7 +34,7 @@
 //!    the installed version is whole, so the user gets their app; a first install, a damaged install
 //!    and a mandatory release have no whole version to start instead, and a fetch has nobody waiting.
 //!
-//! Pinning (issue 13) is to be a further rule here. Commands act on the
+//! Each IT control of issue 13 (pin, rollout, update hours) is one rule here. Commands act on the
 //! [`Decision`] and report it. The bookkeeping the rules read is kept where it happens: the Retry-After
 //! time here, the failure count behind the back-off where a download fails (`Session::carry_out`).
 
@@ -150,17 +154,31 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
         }
     }
     let from = s.installed().map(|m| m.version.clone());
-    let placement = rollout::placement(&offered, s.state.install_id.as_deref());
-    // The release this install may take: the offered one, the one before a rollout, or (None) none.
-    let candidate = match &placement {
-        Some(p) if !p.inside => match (&p.previous, &from) {
+    let placement = match s.cfg.pin {
+        Some(_) => None,
+        None => rollout::placement(&offered, s.state.install_id.as_deref()),
+    };
+    // The release this install may take: the pinned one, the offered one, the one before a rollout,
+    // or (None) none.
+    let cfg = s.cfg;
+    let candidate = match (&cfg.pin, &placement) {
+        (Some(pin), _) => match crate::pin::choose(s, pin, &offered) {
+            Ok(m) => Some(m),
+            Err(e @ UpdateError::PinMatchesNothing { .. }) if from.is_some() => {
+                s.reporter
+                    .warn(format!("{e}; the installed version starts"));
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        (None, Some(p)) if !p.inside => match (&p.previous, &from) {
             (Some(prev), Some(i)) if i >= prev => None,
             (Some(prev), _) => Some(s.release(prev)?),
             (None, Some(_)) => None,
             // The channel had nothing before: a first install takes what there is.
             (None, None) => Some(offered.clone()),
         },
-        _ => Some(offered.clone()),
+        (None, _) => Some(offered.clone()),
     };
     let mandatory_release = candidate
         .as_ref()

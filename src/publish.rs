@@ -21,6 +21,7 @@
 //! It never deletes anything from a repository: blobs and releases are immutable.
 
 use crate::fsutil::{self, fs_err, FsError};
+use crate::index::ReleaseIndex;
 use crate::manifest::{self, FileEntry, Manifest, ManifestError, Rollout};
 use crate::paths;
 use crate::progress::Reporter;
@@ -54,6 +55,8 @@ pub enum PublishError {
     ExecutableMissing { path: String, dir: PathBuf },
     #[error("the --post-update program `{path}` is not a file in the release folder `{}`; a hook must be one of the release's own files", dir.display())]
     HookMissing { path: String, dir: PathBuf },
+    #[error("the release index `{}` is damaged ({detail}); move it away and publish or promote again to start a new one", path.display())]
+    BadIndex { path: PathBuf, detail: String },
     #[error("no --executable given and the release folder has {} candidates: {}; pass --executable PATH", candidates.len(), if candidates.is_empty() { "none".to_string() } else { candidates.join(", ") })]
     ExecutableUnknown { candidates: Vec<String> },
     #[error("version {version} of `{product}` for {platform} is already published with other content ({detail}); publish it as a new version")]
@@ -414,29 +417,73 @@ fn write_manifest(
     m: &Manifest,
     signer: Option<&Signer>,
 ) -> Result<PathBuf, PublishError> {
+    let comment = format!(
+        "timestamp:{}\tfile:{}.json\tproduct:{}\tversion:{}\tchannel:{}",
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        m.platform,
+        m.product,
+        m.version,
+        m.channel
+    );
+    write_signed(repo_root, key, &m.to_bytes(), signer, &comment)
+}
+
+/// Adds `m`'s release to its channel's signed release index (`index`), after the channel manifest
+/// was pointed at it: the channel manifest stays the one file whose change a client acts on.
+fn add_to_index(
+    repo_root: &Path,
+    m: &Manifest,
+    signer: Option<&Signer>,
+) -> Result<PathBuf, PublishError> {
+    let key = repo::release_index(&m.product, &m.channel, &m.platform);
+    let path = fsutil::native(repo_root, &key);
+    let mut index = match fs::read(&path) {
+        Ok(bytes) => ReleaseIndex::from_slice(&bytes).map_err(|detail| PublishError::BadIndex {
+            path: path.clone(),
+            detail,
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            ReleaseIndex::new(&m.product, &m.channel, &m.platform)
+        }
+        Err(e) => return Err(fs_err("read", &path)(e).into()),
+    };
+    index.add(&m.version, &m.published);
+    let comment = format!(
+        "timestamp:{}\tfile:index/{}.json\tproduct:{}\tchannel:{}",
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        m.platform,
+        m.product,
+        m.channel
+    );
+    write_signed(repo_root, &key, &index.to_bytes(), signer, &comment)
+}
+
+/// Writes `bytes` atomically under `repo/key`, with its signature when a signer is given (and without
+/// a stale one when not).
+fn write_signed(
+    repo_root: &Path,
+    key: &str,
+    bytes: &[u8],
+    signer: Option<&Signer>,
+    comment: &str,
+) -> Result<PathBuf, PublishError> {
     let path = fsutil::native(repo_root, key);
-    let bytes = m.to_bytes();
     let sig_path = fsutil::native(repo_root, &repo::signature_of(key));
     if let Some(s) = signer {
-        let comment = format!(
-            "timestamp:{}\tfile:{}.json\tproduct:{}\tversion:{}\tchannel:{}",
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            m.platform,
-            m.product,
-            m.version,
-            m.channel
-        );
-        let sig = s.sign(&bytes, &comment)?;
+        let sig = s.sign(bytes, comment)?;
         fsutil::write_atomic(&sig_path, sig.as_bytes())?;
     } else if sig_path.exists() {
         // An unsigned manifest must not keep a stale signature beside it.
         fs::remove_file(&sig_path).map_err(fs_err("remove the old signature", &sig_path))?;
     }
     let before = fs::metadata(&path).and_then(|m| m.modified()).ok();
-    fsutil::write_atomic(&path, &bytes)?;
+    fsutil::write_atomic(&path, bytes)?;
     // Servers derive validators from size and date (nginx: `"<mtime>-<size>"`, whole seconds): a new
     // manifest of the same size written in the same second would be answered `304` with the old one.
     if let Some(old) = before {
@@ -756,6 +803,7 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         chan.channel = req.channel.clone();
         chan.rollout = rollout;
         write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
+        add_to_index(&req.repo, &chan, signer.as_ref())?;
         return Ok(summary);
     }
 
@@ -816,6 +864,7 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
     // Release manifests never carry a rollout: it is the channel's state, not the release's.
     let chan = Manifest { rollout, ..m };
     write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
+    add_to_index(&req.repo, &chan, signer.as_ref())?;
     Ok(summary)
 }
 
@@ -895,6 +944,7 @@ pub fn promote(req: &PromoteRequest, reporter: &Reporter) -> Result<Option<Strin
     m.channel = req.channel.clone();
     m.rollout = rollout_for(current.as_ref(), &version, req.rollout);
     write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
+    add_to_index(&req.repo, &m, signer.as_ref())?;
     Ok(current.map(|c| c.version.to_string()))
 }
 

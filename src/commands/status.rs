@@ -36,6 +36,8 @@ struct Status {
     signed_updates_only: bool,
     update_window: Option<UpdateWindow>,
     install_id: Option<String>,
+    /// `Pin` from launcher.ini.
+    pin: Option<String>,
     /// The time of day of this ini's scheduled `launcher fetch` (`launcher schedule`), if any.
     scheduled_fetch: Option<String>,
     /// Where this install stands when the server's release is being rolled out to a share.
@@ -137,6 +139,7 @@ fn gather(cfg: &Config, s: &mut Session) -> Status {
         last_update: s.state.last.clone(),
         signed_updates_only: cfg.public_key.is_some(),
         install_id: s.state.install_id.clone(),
+        pin: cfg.pin.clone(),
         // A scheduler that cannot be asked has no task of ours to show.
         scheduled_fetch: crate::schedule::show(&cfg.file).ok().flatten(),
         rollout,
@@ -188,6 +191,12 @@ fn text(st: &Status) -> String {
     );
     if let (Some(p), Some(v)) = (&st.rollout, &st.server_version) {
         line("rollout", format!("this install is {}", p.describe(v)));
+    }
+    if let Some(pin) = &st.pin {
+        line(
+            "pin",
+            format!("{pin}: the newest {pin} release is installed, whatever the channel serves"),
+        );
     }
     if let Some(t) = &st.scheduled_fetch {
         line(

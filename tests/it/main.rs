@@ -25,6 +25,7 @@ mod journal;
 mod links;
 mod messages;
 mod nginx;
+mod pin;
 mod policy;
 mod proxy;
 mod publish;
