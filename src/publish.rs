@@ -419,10 +419,7 @@ fn write_manifest(
 ) -> Result<PathBuf, PublishError> {
     let comment = format!(
         "timestamp:{}\tfile:{}.json\tproduct:{}\tversion:{}\tchannel:{}",
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        unix_secs(),
         m.platform,
         m.product,
         m.version,
@@ -453,15 +450,20 @@ fn add_to_index(
     index.add(&m.version, &m.published);
     let comment = format!(
         "timestamp:{}\tfile:index/{}.json\tproduct:{}\tchannel:{}",
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        unix_secs(),
         m.platform,
         m.product,
         m.channel
     );
     write_signed(repo_root, &key, &index.to_bytes(), signer, &comment)
+}
+
+/// Seconds since 1970, for the signatures' trusted comments.
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Writes `bytes` atomically under `repo/key`, with its signature when a signer is given (and without

@@ -3,96 +3,65 @@
 
 use super::{ScheduleError, Task};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 pub const NAME: &str = "cron";
 
 const HINT: &str =
     "install cron (Debian: `apt-get install cron`) or schedule `launcher fetch` by other means";
 
-/// The user's crontab, without a trailing newline; empty when there is none.
-fn read() -> Result<String, ScheduleError> {
-    let out = Command::new("crontab")
-        .arg("-l")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| ScheduleError::Missing {
-            program: "crontab".into(),
-            hint: HINT,
-            source,
-        })?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string());
+/// Runs `crontab ARGS` with `input` on its stdin (None: no stdin).
+fn crontab(args: &[&str], input: Option<&str>) -> Result<Output, ScheduleError> {
+    let missing = |source| ScheduleError::Missing {
+        program: "crontab".into(),
+        hint: HINT,
+        source,
+    };
+    let mut child = Command::new("crontab")
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(missing)?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A crontab that refuses its input says why on stderr, read below.
+        let _ = stdin.write_all(text.as_bytes());
     }
+    child.wait_with_output().map_err(missing)
+}
+
+/// `Ok` for a successful run, or for "no crontab" when `none_is_ok`; otherwise the error it printed.
+fn checked(args: &[&str], out: &Output, none_is_ok: bool) -> Result<(), ScheduleError> {
     let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("no crontab for") {
-        return Ok(String::new());
+    if out.status.success() || (none_is_ok && err.contains("no crontab for")) {
+        return Ok(());
     }
     Err(ScheduleError::Failed {
-        command: "crontab -l".into(),
+        command: format!("crontab {}", args.join(" ")),
         output: err.trim().to_string(),
     })
 }
 
-fn write(text: &str) -> Result<(), ScheduleError> {
-    if text.trim().is_empty() {
-        // Nothing left: no crontab at all, as before the first `schedule`.
-        return remove_all();
-    }
-    let mut child = Command::new("crontab")
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ScheduleError::Missing {
-            program: "crontab".into(),
-            hint: HINT,
-            source,
-        })?;
-    let mut body = text.to_string();
-    if !body.is_empty() {
-        body.push('\n');
-    }
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(body.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|source| ScheduleError::Missing {
-            program: "crontab".into(),
-            hint: HINT,
-            source,
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(ScheduleError::Failed {
-            command: "crontab -".into(),
-            output: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
+/// The user's crontab, without a trailing newline; empty when there is none.
+fn read() -> Result<String, ScheduleError> {
+    let out = crontab(&["-l"], None)?;
+    checked(&["-l"], &out, true)?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
 
-fn remove_all() -> Result<(), ScheduleError> {
-    let out = Command::new("crontab")
-        .arg("-r")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| ScheduleError::Missing {
-            program: "crontab".into(),
-            hint: HINT,
-            source,
-        })?;
-    let err = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() || err.contains("no crontab for") {
-        Ok(())
-    } else {
-        Err(ScheduleError::Failed {
-            command: "crontab -r".into(),
-            output: err.trim().to_string(),
-        })
+/// Replaces the user's crontab with `text`; an empty one removes the crontab, as before the first task.
+fn write(text: &str) -> Result<(), ScheduleError> {
+    if text.trim().is_empty() {
+        let out = crontab(&["-r"], None)?;
+        return checked(&["-r"], &out, true);
     }
+    let out = crontab(&["-"], Some(&format!("{text}\n")))?;
+    checked(&["-"], &out, false)
 }
 
 /// The line's trailing marker: what finds the task again.
