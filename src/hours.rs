@@ -64,6 +64,26 @@ impl LocalTime {
         os::local(epoch)
     }
 
+    /// From the fields of a C `struct tm` (years since 1900, months from 0, weekdays from Sunday).
+    fn from_tm(
+        tm_year: i32,
+        tm_mon: i32,
+        tm_mday: i32,
+        tm_hour: i32,
+        tm_min: i32,
+        tm_wday: i32,
+        offset: Option<i32>,
+    ) -> Option<LocalTime> {
+        Some(LocalTime {
+            year: tm_year + 1900,
+            month: u8::try_from(tm_mon + 1).ok()?,
+            day: u8::try_from(tm_mday).ok()?,
+            minute: u16::try_from(tm_hour * 60 + tm_min).ok()?,
+            weekday: u8::try_from((tm_wday + 6) % 7).ok()?,
+            offset,
+        })
+    }
+
     /// `2026-11-23 18:00 (+02:00)`: how `status` and `check` say when the window opens.
     pub fn display(&self) -> String {
         let offset = self

@@ -11,13 +11,13 @@ pub fn local(epoch: i64) -> Option<LocalTime> {
     if r.is_null() {
         return None;
     }
-    Some(LocalTime {
-        year: tm.tm_year + 1900,
-        month: u8::try_from(tm.tm_mon + 1).ok()?,
-        day: u8::try_from(tm.tm_mday).ok()?,
-        minute: u16::try_from(tm.tm_hour * 60 + tm.tm_min).ok()?,
-        // tm_wday counts from Sunday.
-        weekday: u8::try_from((tm.tm_wday + 6) % 7).ok()?,
-        offset: i32::try_from(tm.tm_gmtoff).ok(),
-    })
+    LocalTime::from_tm(
+        tm.tm_year,
+        tm.tm_mon,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_wday,
+        i32::try_from(tm.tm_gmtoff).ok(),
+    )
 }

@@ -38,12 +38,7 @@ pub fn local(epoch: i64) -> Option<LocalTime> {
             let west = zone as i64 + if tm.tm_isdst > 0 { dst as i64 } else { 0 };
             -(west as i32)
         });
-    Some(LocalTime {
-        year: tm.tm_year + 1900,
-        month: u8::try_from(tm.tm_mon + 1).ok()?,
-        day: u8::try_from(tm.tm_mday).ok()?,
-        minute: u16::try_from(tm.tm_hour * 60 + tm.tm_min).ok()?,
-        weekday: u8::try_from((tm.tm_wday + 6) % 7).ok()?,
-        offset,
-    })
+    LocalTime::from_tm(
+        tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_wday, offset,
+    )
 }
