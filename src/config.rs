@@ -647,6 +647,24 @@ mod tests {
     }
 
     #[test]
+    fn the_it_controls_parse_and_the_example_leaves_them_off() {
+        let c = p("[Update]\nEnable = 0\nUpdateHours = 07:00-08:30\nUpdateDays = Mon-Fri\nPin = 7.04\nHealthCheck = 20\n").unwrap();
+        assert!(c.update_window.is_some());
+        assert_eq!(c.pin.as_deref(), Some("7.04"));
+        assert_eq!(c.health_check, Some(Duration::from_secs(20)));
+        let c = p(include_str!("../launcher.ini.example")).unwrap();
+        assert!(c.update_window.is_none() && c.pin.is_none() && c.health_check.is_none());
+        let e = p("[Update]\nEnable = 0\nPin = seven\nHealthCheck = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3: `Pin = seven` is not valid")
+                && e.contains(":4: `HealthCheck = -1` is not valid"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn typos_and_bad_values_name_file_line_key_and_value() {
         let e = p("[Update]\nServr = x\nProduct = demo\nServer = http://x/\nBackups = many\n[Ap]\nDir = x\n")
             .unwrap_err()

@@ -391,6 +391,45 @@ mod tests {
     }
 
     #[test]
+    fn a_hook_must_be_a_listed_file_and_a_rollout_partial_and_after_its_previous() {
+        let mut m = sample();
+        m.post_update = Some("bin/demo".into());
+        m.rollout = Some(Rollout {
+            percent: 10,
+            previous: Some(Version::parse("0.9").unwrap()),
+        });
+        assert_eq!(Manifest::from_slice(&m.to_bytes()).unwrap(), m);
+        for (hook, percent, previous, needle) in [
+            (
+                "tools/x.sh",
+                10,
+                "0.9",
+                "post_update `tools/x.sh` is not one of the listed files",
+            ),
+            (
+                "bin/demo",
+                100,
+                "0.9",
+                "rollout: percent 100 is not below 100",
+            ),
+            (
+                "bin/demo",
+                10,
+                "1.0",
+                "rollout: previous 1.0 is not older than the release 1.0",
+            ),
+        ] {
+            m.post_update = Some(hook.into());
+            m.rollout = Some(Rollout {
+                percent,
+                previous: Some(Version::parse(previous).unwrap()),
+            });
+            let e = Manifest::from_slice(&m.to_bytes()).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
     fn refuses_bad_hash_depth_and_future_format() {
         let mut m = sample();
         m.files[0].sha256 = "XYZ".into();
