@@ -93,3 +93,42 @@ fn without_health_check_a_failing_new_version_stays_and_its_exit_code_passes_thr
     s.launcher(&[]).code_is(3);
     assert_eq!(status_json(&s)["installed"], "2.0");
 }
+
+#[test]
+fn a_new_version_still_running_when_the_watch_ends_is_kept_and_its_exit_code_passes_through() {
+    // 2.0 runs until the test lets it go, then exits with 5: after the watch, an error is the app's own.
+    let s = installed_then_broken_release(
+        "HealthCheck = 1",
+        "#!/bin/sh\nhere=$(cd \"$(dirname \"$0\")/..\" && pwd)\necho \"demo app $(cat \"$here/VERSION\")\"\nwhile [ ! -f \"$here/../let-go\" ]; do sleep 0.05; done\nexit 5\n",
+    );
+    let child = s
+        .command(&[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Awaited, not slept on: the launcher marks 2.0 proven once the watch is over.
+    let state = s.app.join(".launcher/state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let v: serde_json::Value = std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if v["installed"]["version"] == "2.0" && v.get("unproven").is_none() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "2.0 was never proven: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    write(&s.root.join("let-go"), "");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo app 2.0\n"));
+    let st = status_json(&s);
+    assert_eq!(st["installed"], "2.0", "{st}");
+    assert_eq!(st["holds"], serde_json::json!([]), "{st}");
+}
