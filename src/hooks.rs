@@ -21,7 +21,6 @@ use crate::progress::Reporter;
 use crate::state::{self, Layout};
 use crate::update::{Session, UpdateError};
 use crate::version::Version;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -110,6 +109,20 @@ fn run_hook(
     reporter: &Reporter,
 ) -> Result<String, (HookError, String)> {
     let path = crate::fsutil::native(&layout.dir, hook);
+    // The output goes to a file, not a pipe: a hook that leaves a program running (a service it
+    // restarts) would hold a pipe open, and reading it to the end would never finish.
+    let out_path = layout.meta.join("hook-output.txt");
+    let started_err = |source| {
+        (
+            HookError::Start {
+                path: path.clone(),
+                source,
+            },
+            String::new(),
+        )
+    };
+    let out = std::fs::File::create(&out_path).map_err(started_err)?;
+    let err = out.try_clone().map_err(started_err)?;
     let mut cmd = command_for(&path);
     cmd.current_dir(&layout.dir)
         .env("LAUNCHER_ACTION", "post-update")
@@ -120,38 +133,9 @@ fn run_hook(
         .env("LAUNCHER_NEW_VERSION", to.as_str())
         .env("LAUNCHER_INSTALL_DIR", &layout.dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|source| {
-        (
-            HookError::Start {
-                path: path.clone(),
-                source,
-            },
-            String::new(),
-        )
-    })?;
-    // Both pipes are drained while the hook runs, so a talkative hook never blocks on a full pipe.
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut p| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = p.read_to_end(&mut buf);
-            buf
-        })
-    })
-    .collect();
+        .stdout(out)
+        .stderr(err);
+    let mut child = cmd.spawn().map_err(started_err)?;
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -165,12 +149,10 @@ fn run_hook(
             Err(_) => break None,
         }
     };
-    let output: String = readers
-        .into_iter()
-        .filter_map(|t| t.join().ok())
+    let output = std::fs::read(&out_path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .collect::<Vec<_>>()
-        .join("");
+        .unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
     for line in output.lines().filter(|l| !l.trim().is_empty()) {
         reporter.detail(format!("  hook: {line}"));
     }

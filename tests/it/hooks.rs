@@ -84,3 +84,30 @@ fn status_json(s: &Site) -> serde_json::Value {
     let r = s.launcher(&["status", "--json"]).success();
     serde_json::from_str(&r.stdout()).unwrap()
 }
+
+/// Kills the process whose pid a hook wrote, so the test leaves nothing running.
+struct KillPid(std::path::PathBuf);
+
+impl Drop for KillPid {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+#[test]
+fn a_hook_that_leaves_a_program_running_does_not_keep_the_app_from_starting() {
+    // A hook that (re)starts a service: the service keeps the hook's output open for an hour.
+    let s = installed_with_hooked_release(
+        "#!/bin/sh\necho 'restarting the service'\nsleep 3600 &\necho $! > \"$LAUNCHER_INSTALL_DIR/service.pid\"\n",
+    );
+    let _kill = KillPid(s.app.join("service.pid"));
+    let r = s.launcher(&[]).success();
+    s.assert_launched(&r, "2.0");
+    assert!(
+        log(&s).contains("ok; output: restarting the service"),
+        "{}",
+        log(&s)
+    );
+}
