@@ -158,6 +158,9 @@ pub struct PublishArgs {
     /// A program among the release's files to run after its files are in place (a failure rolls back)
     #[arg(long, value_name = "PATH")]
     pub post_update: Option<String>,
+    /// A program among the release's files to run before a rollback removes them (the undo)
+    #[arg(long, value_name = "PATH")]
+    pub pre_rollback: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,25 +1,23 @@
-//! Install hooks: the program a release names to run after its files are in place
-//! (`publish --post-update PATH`, the manifest's `post_update`).
+//! Install hooks: the programs a release names to run after its files are in place
+//! (`publish --post-update PATH`, the manifest's `post_update`) and before a rollback takes them away
+//! (`publish --pre-rollback PATH`, `pre_rollback`: the undo of what the first one did).
 //!
 //! What runs is only ever one of the release's own files, listed in its signed manifest and verified
 //! and committed with the rest (`Manifest::validate` refuses a hook that is not one of the files);
-//! nothing else from the server or the ini ever runs. The steps, after `Session::carry_out` committed
-//! the release:
+//! nothing else from the server or the ini ever runs. A hook runs in the install folder with
+//! `LAUNCHER_ACTION` (`post-update` or `pre-rollback`), `LAUNCHER_OLD_VERSION` (the version being left;
+//! empty on a first install), `LAUNCHER_NEW_VERSION` (the version being installed or restored) and
+//! `LAUNCHER_INSTALL_DIR`, for at most [`HOOK_TIMEOUT`]; its output goes to the update log
+//! (`.launcher/launcher.log`), through a file so that a program it leaves running cannot hang us.
 //!
-//! 1. Run the hook in the install folder with `LAUNCHER_ACTION=post-update`, `LAUNCHER_OLD_VERSION`
-//!    (empty on a first install), `LAUNCHER_NEW_VERSION` and `LAUNCHER_INSTALL_DIR`, for at most
-//!    [`HOOK_TIMEOUT`]; its output goes to the update log (`.launcher/launcher.log`).
-//! 2. Exit code 0: done. Anything else (a code, a crash, the timeout, a hook that cannot start) rolls
-//!    the release back with `rollback::rollback` (files and all, journaled like any change), which
-//!    holds the bad version, and the caller starts the previous version.
-//!
-//! A first install has nothing to roll back to: a failing hook there is reported and the install
-//! stays (the app may still start; the publisher sees the failure in the log).
+//! - [`after_update`]: exit code 0 is success; anything else (a code, a crash, the timeout, a hook
+//!   that cannot start) is returned, and the caller rolls the release back (`commands::run`).
+//! - [`before_rollback`]: a failure is logged and warned about, and the rollback goes on: it is the
+//!   safety net, and a broken undo must not keep the previous version from coming back.
 
 use crate::manifest::Manifest;
 use crate::progress::Reporter;
 use crate::state::{self, Layout};
-use crate::update::{Session, UpdateError};
 use crate::version::Version;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,14 +31,16 @@ const OUTPUT_KEPT: usize = 4000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("cannot start the post-update hook `{}`", path.display())]
+    #[error("cannot start the {action} hook `{}`", path.display())]
     Start {
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("the post-update hook `{hook}` of {version} {how}")]
+    #[error("the {action} hook `{hook}` of {version} {how}")]
     Failed {
+        action: &'static str,
         hook: String,
         version: String,
         how: String,
@@ -48,73 +48,101 @@ pub enum HookError {
 }
 
 /// Runs the post-update hook of `target` (if it names one) after the change from `from` was
-/// committed; on failure rolls back to the previous version and returns the error that says so.
+/// committed. An error means the caller must roll the release back.
 pub fn after_update(
-    s: &mut Session,
+    layout: &Layout,
+    reporter: &Reporter,
     target: &Manifest,
     from: Option<&Version>,
-) -> Result<(), UpdateError> {
+) -> Result<(), HookError> {
     let Some(hook) = &target.post_update else {
         return Ok(());
     };
-    let r = s.reporter;
-    r.info(format!(
+    reporter.info(format!(
         "Running the post-update hook `{hook}` of {}",
         target.version
     ));
-    let result = run_hook(&s.layout, hook, from, &target.version, HOOK_TIMEOUT, r);
+    let hook = Hook {
+        action: "post-update",
+        path: hook,
+        owner: &target.version,
+        old: from,
+        new: &target.version,
+    };
+    run_logged(layout, reporter, &hook)
+}
+
+/// Runs the pre-rollback hook of `current` (if it names one) before a rollback to `to` takes its
+/// files away. A failure is logged and warned about; the rollback goes on.
+pub fn before_rollback(layout: &Layout, reporter: &Reporter, current: &Manifest, to: &Version) {
+    let Some(hook) = &current.pre_rollback else {
+        return;
+    };
+    reporter.info(format!(
+        "Running the pre-rollback hook `{hook}` of {}",
+        current.version
+    ));
+    let hook = Hook {
+        action: "pre-rollback",
+        path: hook,
+        owner: &current.version,
+        old: Some(&current.version),
+        new: to,
+    };
+    if let Err(e) = run_logged(layout, reporter, &hook) {
+        reporter.warn(format!("{e}; rolling back anyway"));
+    }
+}
+
+/// One hook run: which, whose, and the versions it moves between.
+struct Hook<'a> {
+    action: &'static str,
+    /// Its manifest path.
+    path: &'a str,
+    /// The release that names it.
+    owner: &'a Version,
+    old: Option<&'a Version>,
+    new: &'a Version,
+}
+
+/// Runs `hook` and writes its result and output to the update log.
+fn run_logged(layout: &Layout, reporter: &Reporter, hook: &Hook) -> Result<(), HookError> {
+    let result = run_hook(layout, hook, HOOK_TIMEOUT, reporter);
     let (outcome, output) = match &result {
         Ok(out) => ("ok".to_string(), out.clone()),
         Err((e, out)) => (format!("failed: {e}"), out.clone()),
     };
     state::log_line(
-        &s.layout,
-        from.map(Version::as_str),
-        Some(target.version.as_str()),
+        layout,
+        hook.old.map(Version::as_str),
+        Some(hook.new.as_str()),
         &format!(
-            "post-update hook `{hook}`: {outcome}; output: {}",
+            "{} hook `{}`: {outcome}; output: {}",
+            hook.action,
+            hook.path,
             tail(&output)
         ),
         0,
         0.0,
     );
-    let Err((e, _)) = result else {
-        return Ok(());
-    };
-    if from.is_none() {
-        r.warn(format!("{e}; there is no previous version to roll back to"));
-        return Ok(());
-    }
-    let cause = crate::error::one_line(&e);
-    match crate::rollback::rollback(s) {
-        Ok(rb) => Err(UpdateError::RolledBack {
-            cause,
-            from: rb.from,
-            to: rb.to,
-        }),
-        Err(rb) => Err(UpdateError::RollbackFailed {
-            cause,
-            rollback: crate::error::one_line(&rb),
-        }),
-    }
+    result.map(|_| ()).map_err(|(e, _)| e)
 }
 
 /// Runs `hook` (a manifest path) in the install folder; Ok with its output when it exits with 0.
 fn run_hook(
     layout: &Layout,
-    hook: &str,
-    from: Option<&Version>,
-    to: &Version,
+    hook: &Hook,
     timeout: Duration,
     reporter: &Reporter,
 ) -> Result<String, (HookError, String)> {
-    let path = crate::fsutil::native(&layout.dir, hook);
+    let path = crate::fsutil::native(&layout.dir, hook.path);
     // The output goes to a file, not a pipe: a hook that leaves a program running (a service it
     // restarts) would hold a pipe open, and reading it to the end would never finish.
     let out_path = layout.meta.join("hook-output.txt");
     let started_err = |source| {
         (
             HookError::Start {
+                action: hook.action,
                 path: path.clone(),
                 source,
             },
@@ -125,12 +153,12 @@ fn run_hook(
     let err = out.try_clone().map_err(started_err)?;
     let mut cmd = command_for(&path);
     cmd.current_dir(&layout.dir)
-        .env("LAUNCHER_ACTION", "post-update")
+        .env("LAUNCHER_ACTION", hook.action)
         .env(
             "LAUNCHER_OLD_VERSION",
-            from.map(Version::as_str).unwrap_or(""),
+            hook.old.map(Version::as_str).unwrap_or(""),
         )
-        .env("LAUNCHER_NEW_VERSION", to.as_str())
+        .env("LAUNCHER_NEW_VERSION", hook.new.as_str())
         .env("LAUNCHER_INSTALL_DIR", &layout.dir)
         .stdin(Stdio::null())
         .stdout(out)
@@ -166,8 +194,9 @@ fn run_hook(
     };
     Err((
         HookError::Failed {
-            hook: hook.to_string(),
-            version: to.to_string(),
+            action: hook.action,
+            hook: hook.path.to_string(),
+            version: hook.owner.to_string(),
             how,
         },
         output,

@@ -69,6 +69,10 @@ pub struct Manifest {
     /// (`publish --post-update`); a failure rolls the release back (`hooks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_update: Option<String>,
+    /// A program among the release's own files run before a rollback takes them away, to undo what
+    /// `post_update` did (`publish --pre-rollback`); a failure is logged and the rollback goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_rollback: Option<String>,
 }
 
 /// Which installs take a release while it is rolled out (`rollout` decides who is inside).
@@ -298,10 +302,16 @@ impl Manifest {
                 escape(&self.executable)
             ));
         }
-        if let Some(hook) = &self.post_update {
-            if !self.files.iter().any(|f| f.path == *hook) {
+        for (field, hook) in [
+            ("post_update", &self.post_update),
+            ("pre_rollback", &self.pre_rollback),
+        ] {
+            if let Some(hook) = hook
+                .as_ref()
+                .filter(|h| !self.files.iter().any(|f| f.path == **h))
+            {
                 problems.push(format!(
-                    "post_update `{}` is not one of the listed files (a hook runs only the release's own files)",
+                    "{field} `{}` is not one of the listed files (a hook runs only the release's own files)",
                     escape(hook)
                 ));
             }
@@ -381,6 +391,7 @@ mod tests {
             }],
             rollout: None,
             post_update: None,
+            pre_rollback: None,
         }
     }
 

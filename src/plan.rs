@@ -341,6 +341,7 @@ mod tests {
             files,
             rollout: None,
             post_update: None,
+            pre_rollback: None,
         }
     }
 

@@ -53,7 +53,7 @@ pub enum PublishError {
     BadFiles { dir: PathBuf, problems: Vec<String> },
     #[error("the executable `{path}` is not a file in the release folder `{}`", dir.display())]
     ExecutableMissing { path: String, dir: PathBuf },
-    #[error("the --post-update program `{path}` is not a file in the release folder `{}`; a hook must be one of the release's own files", dir.display())]
+    #[error("the hook `{path}` is not a file in the release folder `{}`; a hook must be one of the release's own files", dir.display())]
     HookMissing { path: String, dir: PathBuf },
     #[error("the release index `{}` is damaged ({detail}); move it away and publish or promote again to start a new one", path.display())]
     BadIndex { path: PathBuf, detail: String },
@@ -130,6 +130,8 @@ pub struct PublishRequest {
     pub rollout: Option<u8>,
     /// `--post-update PATH`: a program among the release's files run after its files are in place.
     pub post_update: Option<String>,
+    /// `--pre-rollback PATH`: a program among the release's files run before a rollback removes them.
+    pub pre_rollback: Option<String>,
 }
 
 /// What `publish` did.
@@ -343,7 +345,7 @@ fn choose_executable(req: &PublishRequest, files: &[FileEntry]) -> Result<String
     }
 }
 
-/// The `--post-update` program as a manifest path; it must be one of the release's files, and it gets
+/// A `--post-update` or `--pre-rollback` program as a manifest path; it must be one of the release's files, and it gets
 /// the executable bit, like the executable, because the publisher chose to run it.
 fn choose_hook(
     req: &PublishRequest,
@@ -733,6 +735,10 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         Some(hook) => Some(choose_hook(req, hook, &mut files)?),
         None => None,
     };
+    let pre_rollback = match &req.pre_rollback {
+        Some(hook) => Some(choose_hook(req, hook, &mut files)?),
+        None => None,
+    };
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
 
     let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
@@ -760,11 +766,17 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         ..Default::default()
     };
     if let Some(old) = &existing {
-        let hook_changed = (old.post_update != post_update).then(|| {
+        let hook_changed = [
+            ("post-update", &old.post_update, &post_update),
+            ("pre-rollback", &old.pre_rollback, &pre_rollback),
+        ]
+        .into_iter()
+        .find(|(_, was, is)| was != is)
+        .map(|(what, was, is)| {
             format!(
-                "the post-update hook `{}` became `{}`",
-                old.post_update.as_deref().unwrap_or("none"),
-                post_update.as_deref().unwrap_or("none")
+                "the {what} hook `{}` became `{}`",
+                was.as_deref().unwrap_or("none"),
+                is.as_deref().unwrap_or("none")
             )
         });
         if let Some(detail) = content_difference(old, &files, &executable).or(hook_changed) {
@@ -856,6 +868,7 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         files,
         rollout: None,
         post_update,
+        pre_rollback,
     };
     m.validate()
         .map_err(|source| PublishError::BadRepoManifest {

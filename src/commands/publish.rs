@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
         force: a.force,
         rollout: a.rollout,
         post_update: a.post_update,
+        pre_rollback: a.pre_rollback,
     };
     let s = publish(&req, &ctx.reporter).with_context(|| {
         format!(

@@ -260,7 +260,9 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
     }
     let applied = s.carry_out(&p.target, &p.plan, &p.scan, budget, launcher.as_deref())?;
     if change != Change::Repair {
-        crate::hooks::after_update(s, &p.target, applied.from.as_ref())?;
+        if let Err(e) = crate::hooks::after_update(&s.layout, r, &p.target, applied.from.as_ref()) {
+            return Err(undo_update(s, &e, applied.from.is_some()));
+        }
     }
     for k in &applied.kept {
         r.warn(k);
@@ -283,6 +285,32 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
         human_bytes(applied.downloaded)
     ));
     Ok(Some(applied))
+}
+
+/// A release applied but refused by its post-update hook: rolls it back (which holds it) and says so;
+/// the caller starts the previous version. A first install has no previous version: it stays.
+fn undo_update(s: &mut Session, e: &crate::hooks::HookError, had_previous: bool) -> UpdateError {
+    let cause = one_line(e);
+    if !had_previous {
+        s.reporter.warn(format!(
+            "{cause}; there is no previous version to roll back to"
+        ));
+        return UpdateError::RollbackFailed {
+            cause,
+            rollback: "nothing was installed before".to_string(),
+        };
+    }
+    match crate::rollback::rollback(s) {
+        Ok(rb) => UpdateError::RolledBack {
+            cause,
+            from: rb.from,
+            to: rb.to,
+        },
+        Err(rb) => UpdateError::RollbackFailed {
+            cause,
+            rollback: one_line(&rb),
+        },
+    }
 }
 
 fn start_installed(

@@ -111,3 +111,49 @@ fn a_hook_that_leaves_a_program_running_does_not_keep_the_app_from_starting() {
         log(&s)
     );
 }
+
+/// Publishes 1.0, installs it, then 2.0 with `tools/undo.sh` = `script` as its pre-rollback hook,
+/// and updates to it.
+fn updated_to_release_with_undo(script: &str) -> Site {
+    let s = site();
+    s.publish("1.0", &[]);
+    s.config_folder("");
+    s.launcher(&[]).success();
+    let rel = sample_release(&s.root, "rel-2.0", "2.0");
+    write(&rel.join("tools/undo.sh"), script);
+    s.publish("2.0", &["--pre-rollback", "tools/undo.sh"]);
+    s.assert_launched(&s.launcher(&[]).success(), "2.0");
+    s
+}
+
+#[test]
+fn a_pre_rollback_hook_runs_before_the_release_goes_away() {
+    let s = updated_to_release_with_undo(
+        "#!/bin/sh\nprintf '%s\\n' \"$LAUNCHER_ACTION\" \"$LAUNCHER_OLD_VERSION\" \"$LAUNCHER_NEW_VERSION\" \"$(cat \"$LAUNCHER_INSTALL_DIR/VERSION\")\" > \"$LAUNCHER_INSTALL_DIR/undo-ran.txt\"\n",
+    );
+    s.launcher(&["rollback"]).success();
+    let ran =
+        std::fs::read_to_string(s.app.join("undo-ran.txt")).expect("the undo hook did not run");
+    // It ran while 2.0's files were still in place.
+    assert_eq!(
+        ran.lines().collect::<Vec<_>>(),
+        ["pre-rollback", "2.0", "1.0", "2.0"]
+    );
+    s.assert_launched(&s.launcher(&[]).success(), "1.0");
+    assert!(
+        log(&s).contains("pre-rollback hook `tools/undo.sh`: ok"),
+        "{}",
+        log(&s)
+    );
+}
+
+#[test]
+fn a_failing_pre_rollback_hook_is_logged_and_the_rollback_goes_on() {
+    let s = updated_to_release_with_undo("#!/bin/sh\necho 'undo failed' >&2\nexit 4\n");
+    s.launcher(&["rollback"]).success().stderr_has(
+        "the pre-rollback hook `tools/undo.sh` of 2.0 failed with exit code 4; rolling back anyway",
+    );
+    s.assert_launched(&s.launcher(&[]).success(), "1.0");
+    s.launcher(&["verify"]).success();
+    assert!(log(&s).contains("output: undo failed"), "{}", log(&s));
+}
