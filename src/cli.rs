@@ -114,6 +114,23 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Register a daily `launcher fetch` for this ini with the OS scheduler (cron, Task Scheduler, launchd)
+    Schedule {
+        /// Local time of day, 24-hour: 02:00
+        #[arg(
+            long,
+            value_name = "HH:MM",
+            required_unless_present = "remove",
+            conflicts_with = "remove"
+        )]
+        at: Option<String>,
+        /// Spread a fleet: a random delay up to this span (30m, 2h), drawn once per machine
+        #[arg(long, value_name = "D", requires = "at")]
+        random_delay: Option<String>,
+        /// Remove this ini's task
+        #[arg(long)]
+        remove: bool,
+    },
     /// A self-contained walkthrough on loopback: publish, serve, install, update, launch
     Demo {
         /// Keep the demo's temp folder and print where it is
@@ -183,6 +200,15 @@ pub struct PublishArgs {
     /// Publish even if the channel has a newer version
     #[arg(long)]
     pub force: bool,
+    /// Staged rollout: only this share of the installs takes the release (0-100; 100: all)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: Option<u8>,
+    /// A program among the release's files to run after its files are in place (a failure rolls back)
+    #[arg(long, value_name = "PATH")]
+    pub post_update: Option<String>,
+    /// A program among the release's files to run before a rollback removes them (the undo)
+    #[arg(long, value_name = "PATH")]
+    pub pre_rollback: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +228,9 @@ pub struct PromoteArgs {
     /// Promote even if the channel has a newer version
     #[arg(long)]
     pub force: bool,
+    /// Staged rollout: only this share of the installs takes the release (0-100); without it, all
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: Option<u8>,
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -217,11 +246,14 @@ const SUBCOMMANDS: &[&str] = &[
     "keygen",
     "demo",
     "shortcut",
+    "schedule",
     "help",
     "__send-reports",
 ];
 
 /// What the command line asks for.
+// Made once per process and matched at once: boxing the larger variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Invocation {
     /// Parsed by clap (a subcommand, `--help`, `--version`).
     Clap(Cli),

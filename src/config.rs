@@ -103,6 +103,12 @@ pub struct Config {
     pub report_token: Option<String>,
     /// Which starts are reported (`ReportStarts`); the other events always are.
     pub report_starts: ReportStarts,
+    /// `UpdateHours` / `UpdateDays`: when optional updates may happen; None: at any time.
+    pub update_window: Option<crate::hours::Window>,
+    /// `HealthCheck`: how long the first start after an update is watched; None: off.
+    pub health_check: Option<Duration>,
+    /// `Pin`: stay on the newest release of this version line (`pin`); None: follow the channel.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +193,10 @@ const KEYS: &[(&str, &[&str])] = &[
             "ReportUrl",
             "ReportToken",
             "ReportStarts",
+            "UpdateHours",
+            "UpdateDays",
+            "HealthCheck",
+            "Pin",
         ],
     ),
     ("App", &["Dir", "Executable", "Arguments", "WorkingDir"]),
@@ -515,6 +525,49 @@ fn convert(path: &Path, v: &mut Values) -> Config {
             );
         }
     }
+    let hours = v.get("Update", "UpdateHours");
+    let days = v.get("Update", "UpdateDays");
+    // Each key is checked on its own, so both are reported with their lines when both are wrong.
+    let mut window_ok = true;
+    for (key, entry, as_hours) in [("UpdateHours", &hours, true), ("UpdateDays", &days, false)] {
+        if let Some((text, line)) = entry {
+            let checked = if as_hours {
+                crate::hours::Window::parse(text, "")
+            } else {
+                crate::hours::Window::parse("", text)
+            };
+            if let Err(e) = checked {
+                v.at(*line, format!("{key}: {e}"));
+                window_ok = false;
+            }
+        }
+    }
+    let update_window = (window_ok && (hours.is_some() || days.is_some()))
+        .then(|| {
+            let text = |e: &Option<(String, usize)>| e.clone().map(|(t, _)| t).unwrap_or_default();
+            crate::hours::Window::parse(&text(&hours), &text(&days)).ok()
+        })
+        .flatten();
+    let health_check = v.typed(
+        "Update",
+        "HealthCheck",
+        None,
+        "give seconds from 0 (off) to 3600",
+        |s| match s.parse::<f64>() {
+            Ok(0.0) => Some(None),
+            _ => seconds(s, 3600.0).map(Some),
+        },
+    );
+    let pin = v.get("Update", "Pin");
+    if let Some((p, l)) = &pin {
+        // A pin is the start of a version: it must itself read as one (`7.04`, `1.2`, `1.2.3-rc`).
+        if crate::version::Version::parse(p).is_err() {
+            v.at(
+                *l,
+                format!("`Pin = {p}` is not valid: give the start of a version, such as 7.04 or 7.04.200"),
+            );
+        }
+    }
     let dir = resolve(&v.text("App", "Dir").unwrap_or_else(|| "app".into()));
     let executable = v.get("App", "Executable");
     if let Some((e, l)) = &executable {
@@ -575,6 +628,9 @@ fn convert(path: &Path, v: &mut Values) -> Config {
         report_url: report_url.map(|(u, _)| u),
         report_token: report_token.map(|(t, _)| t),
         report_starts,
+        update_window,
+        health_check,
+        pin: pin.map(|(p, _)| p),
     }
 }
 
@@ -652,6 +708,24 @@ mod tests {
         );
         assert!(c.ca_file.is_none() && c.proxy.is_none() && c.working_dir.is_none());
         assert_eq!(c.download_timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn the_it_controls_parse_and_the_example_leaves_them_off() {
+        let c = p("[Update]\nEnable = 0\nUpdateHours = 07:00-08:30\nUpdateDays = Mon-Fri\nPin = 7.04\nHealthCheck = 20\n").unwrap();
+        assert!(c.update_window.is_some());
+        assert_eq!(c.pin.as_deref(), Some("7.04"));
+        assert_eq!(c.health_check, Some(Duration::from_secs(20)));
+        let c = p(include_str!("../launcher.ini.example")).unwrap();
+        assert!(c.update_window.is_none() && c.pin.is_none() && c.health_check.is_none());
+        let e = p("[Update]\nEnable = 0\nPin = seven\nHealthCheck = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3: `Pin = seven` is not valid")
+                && e.contains(":4: `HealthCheck = -1` is not valid"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -61,6 +61,28 @@ pub struct Manifest {
     pub mandatory: bool,
     pub executable: String,
     pub files: Vec<FileEntry>,
+    /// A staged rollout (channel manifests only, `publish`/`promote --rollout`): only this share of the
+    /// installs takes the release. Older launchers ignore the field and take the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    /// A program among the release's own files run after its files are in place
+    /// (`publish --post-update`); a failure rolls the release back (`hooks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_update: Option<String>,
+    /// A program among the release's own files run before a rollback takes them away, to undo what
+    /// `post_update` did (`publish --pre-rollback`); a failure is logged and the rollback goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_rollback: Option<String>,
+}
+
+/// Which installs take a release while it is rolled out (`rollout` decides who is inside).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rollout {
+    /// 0 to 99: the share of installs that take the release (100 is written as no rollout).
+    pub percent: u8,
+    /// The release the others stay on (or install), when the channel had one before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Version>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -280,6 +302,35 @@ impl Manifest {
                 escape(&self.executable)
             ));
         }
+        for (field, hook) in [
+            ("post_update", &self.post_update),
+            ("pre_rollback", &self.pre_rollback),
+        ] {
+            if let Some(hook) = hook
+                .as_ref()
+                .filter(|h| !self.files.iter().any(|f| f.path == **h))
+            {
+                problems.push(format!(
+                    "{field} `{}` is not one of the listed files (a hook runs only the release's own files)",
+                    escape(hook)
+                ));
+            }
+        }
+        if let Some(r) = &self.rollout {
+            if r.percent >= 100 {
+                problems.push(format!(
+                    "rollout: percent {} is not below 100 (a complete rollout has no rollout field)",
+                    r.percent
+                ));
+            }
+            if r.previous.as_ref().is_some_and(|p| *p >= self.version) {
+                problems.push(format!(
+                    "rollout: previous {} is not older than the release {}",
+                    escape(r.previous.as_ref().map_or("", |p| p.as_str())),
+                    escape(self.version.as_str())
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -338,6 +389,9 @@ mod tests {
                 exec: true,
                 zsize: None,
             }],
+            rollout: None,
+            post_update: None,
+            pre_rollback: None,
         }
     }
 
@@ -345,6 +399,45 @@ mod tests {
     fn round_trips() {
         let m = sample();
         assert_eq!(Manifest::from_slice(&m.to_bytes()).unwrap(), m);
+    }
+
+    #[test]
+    fn a_hook_must_be_a_listed_file_and_a_rollout_partial_and_after_its_previous() {
+        let mut m = sample();
+        m.post_update = Some("bin/demo".into());
+        m.rollout = Some(Rollout {
+            percent: 10,
+            previous: Some(Version::parse("0.9").unwrap()),
+        });
+        assert_eq!(Manifest::from_slice(&m.to_bytes()).unwrap(), m);
+        for (hook, percent, previous, needle) in [
+            (
+                "tools/x.sh",
+                10,
+                "0.9",
+                "post_update `tools/x.sh` is not one of the listed files",
+            ),
+            (
+                "bin/demo",
+                100,
+                "0.9",
+                "rollout: percent 100 is not below 100",
+            ),
+            (
+                "bin/demo",
+                10,
+                "1.0",
+                "rollout: previous 1.0 is not older than the release 1.0",
+            ),
+        ] {
+            m.post_update = Some(hook.into());
+            m.rollout = Some(Rollout {
+                percent,
+                previous: Some(Version::parse(previous).unwrap()),
+            });
+            let e = Manifest::from_slice(&m.to_bytes()).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
     }
 
     #[test]

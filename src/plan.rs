@@ -339,6 +339,9 @@ mod tests {
             mandatory: false,
             executable: files[0].path.clone(),
             files,
+            rollout: None,
+            post_update: None,
+            pre_rollback: None,
         }
     }
 

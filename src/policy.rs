@@ -13,20 +13,34 @@
 //!    repair).
 //! 4. **Mandatory.** A release marked mandatory and newer than the installed version must be applied
 //!    before the app starts; the commands turn a failure into exit code 5.
-//! 5. **The plan** against what is on disk: nothing to change is "up to date".
-//! 6. **Back-off.** A release whose content failed verification again and again is not downloaded on
+//! 5. **Pin** (`Pin`; `pin`). A pinned install takes the newest release of its line, from the channel
+//!    or, when the channel moved on, from the channel's signed release index; the rollout of the
+//!    channel's release does not apply to it. A pin that matches nothing keeps the installed version
+//!    (with a warning); with nothing installed it is an error.
+//!    **Staged rollout** (`rollout`). While the channel's release is rolled out to a share of the
+//!    installs, an install outside the share stays on what it has, or (a first install, or one older
+//!    than the release before the rollout) takes that previous release, fetched and verified like the
+//!    channel's (`Session::release`). The install's id is made here on its first start that asks.
+//! 6. **The plan** against what is on disk: nothing to change is "up to date".
+//! 7. **Update hours** (`UpdateHours`, `UpdateDays`; `hours`). Outside the window an update to another
+//!    version waits: nothing is downloaded or applied, and the installed version starts. A mandatory
+//!    release, a first install and a repair of the installed version happen at any hour: the first
+//!    blocks work by design, the others have no whole version to start instead. `check` still asks
+//!    and says when the window opens.
+//! 8. **Back-off.** A release whose content failed verification again and again is not downloaded on
 //!    every start; it waits out a growing delay (`State::backoff`). Not for a first install or a
 //!    mandatory release, which have nothing else to start.
-//! 7. **Download budget.** A start may download an optional update for at most `DownloadTimeout` when
+//! 9. **Download budget.** A start may download an optional update for at most `DownloadTimeout` when
 //!    the installed version is whole, so the user gets their app; a first install, a damaged install
 //!    and a mandatory release have no whole version to start instead, and a fetch has nobody waiting.
 //!
-//! The IT controls (update hours, pinning, staged rollout) are further rules here. Commands act on the
+//! Each IT control of issue 13 (pin, rollout, update hours) is one rule here. Commands act on the
 //! [`Decision`] and report it. The bookkeeping the rules read is kept where it happens: the Retry-After
 //! time here, the failure count behind the back-off where a download fails (`Session::carry_out`).
 
 use crate::manifest::Manifest;
 use crate::plan::Plan;
+use crate::rollout::{self, Placement};
 use crate::scan::Scan;
 use crate::state::{self, State};
 use crate::update::{Session, UpdateError};
@@ -67,6 +81,8 @@ pub struct Planned {
     pub from: Option<Version>,
     /// The offered release is held (rolled back from), so the target is the installed version.
     pub held: bool,
+    /// Where this install stands when the offered release is being rolled out to a share.
+    pub rollout: Option<Placement>,
     /// The release must be applied before the app may start.
     pub mandatory: bool,
     pub scan: Scan,
@@ -85,6 +101,9 @@ pub enum Verdict {
     },
     /// The release's content failed verification `count` times; the next attempt is in `wait` s.
     BackedOff { count: u32, wait: i64 },
+    /// An optional update outside `UpdateHours`/`UpdateDays`: nothing happens before the window
+    /// opens at `opens` (seconds since the epoch; None: the window never opens).
+    OutsideHours { opens: Option<i64> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +147,49 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
     };
     s.state.retry_at = None;
     let offered = remote.manifest;
+    if s.state.install_id.is_none() && asker != Asker::Check {
+        s.state.install_id = Some(rollout::new_install_id());
+        if s.had_state {
+            s.save()?;
+        }
+    }
     let from = s.installed().map(|m| m.version.clone());
-    let mandatory_release = offered.mandatory
-        && s.installed()
-            .is_none_or(|i| i.version() < offered.version());
-    let (target, held) = match s.wanted(&offered) {
-        Some(m) => (m.clone(), false),
-        None => (s.installed().unwrap_or(&offered).clone(), true),
+    let placement = match s.cfg.pin {
+        Some(_) => None,
+        None => rollout::placement(&offered, s.state.install_id.as_deref()),
+    };
+    // The release this install may take: the pinned one, the offered one, the one before a rollout,
+    // or (None) none.
+    let cfg = s.cfg;
+    let candidate = match (&cfg.pin, &placement) {
+        (Some(pin), _) => match crate::pin::choose(s, pin, &offered) {
+            Ok(m) => Some(m),
+            Err(e @ UpdateError::PinMatchesNothing { .. }) if from.is_some() => {
+                s.reporter
+                    .warn(format!("{e}; the installed version starts"));
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        (None, Some(p)) if !p.inside => match (&p.previous, &from) {
+            (Some(prev), Some(i)) if i >= prev => None,
+            (Some(prev), _) => Some(s.release(prev)?),
+            (None, Some(_)) => None,
+            // The channel had nothing before: a first install takes what there is.
+            (None, None) => Some(offered.clone()),
+        },
+        (None, _) => Some(offered.clone()),
+    };
+    let mandatory_release = candidate
+        .as_ref()
+        .is_some_and(|c| c.mandatory && s.installed().is_none_or(|i| i.version() < c.version()));
+    let (target, held) = match &candidate {
+        // `candidate` is None only when something is installed (see above).
+        None => (s.installed().unwrap_or(&offered).clone(), false),
+        Some(c) => match s.wanted(c) {
+            Some(m) => (m.clone(), false),
+            None => (s.installed().unwrap_or(c).clone(), true),
+        },
     };
     let mandatory = mandatory_release && !held;
     let scan = s.scan_for(&target);
@@ -147,7 +202,13 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
             Some(v) if *v == target.version => Change::Repair,
             Some(_) => Change::Update,
         };
+        let window = s.cfg.update_window.as_ref();
+        let closed =
+            change == Change::Update && !mandatory && window.is_some_and(|w| !w.is_open(now));
         match s.state.backoff(&target.version, now) {
+            _ if closed => Verdict::OutsideHours {
+                opens: window.and_then(|w| w.next_open(now)),
+            },
             Some((count, wait)) if !mandatory && change != Change::Install => {
                 Verdict::BackedOff { count, wait }
             }
@@ -170,6 +231,7 @@ pub fn decide(s: &mut Session, asker: Asker) -> Result<Decision, UpdateError> {
         target,
         from,
         held,
+        rollout: placement,
         mandatory,
         scan,
         plan,

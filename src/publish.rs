@@ -21,7 +21,8 @@
 //! It never deletes anything from a repository: blobs and releases are immutable.
 
 use crate::fsutil::{self, fs_err, FsError};
-use crate::manifest::{self, FileEntry, Manifest, ManifestError};
+use crate::index::ReleaseIndex;
+use crate::manifest::{self, FileEntry, Manifest, ManifestError, Rollout};
 use crate::paths;
 use crate::progress::Reporter;
 use crate::repo;
@@ -52,6 +53,10 @@ pub enum PublishError {
     BadFiles { dir: PathBuf, problems: Vec<String> },
     #[error("the executable `{path}` is not a file in the release folder `{}`", dir.display())]
     ExecutableMissing { path: String, dir: PathBuf },
+    #[error("the hook `{path}` is not a file in the release folder `{}`; a hook must be one of the release's own files", dir.display())]
+    HookMissing { path: String, dir: PathBuf },
+    #[error("the release index `{}` is damaged ({detail}); move it away and publish or promote again to start a new one", path.display())]
+    BadIndex { path: PathBuf, detail: String },
     #[error("no --executable given and the release folder has {} candidates: {}; pass --executable PATH", candidates.len(), if candidates.is_empty() { "none".to_string() } else { candidates.join(", ") })]
     ExecutableUnknown { candidates: Vec<String> },
     #[error("version {version} of `{product}` for {platform} is already published with other content ({detail}); publish it as a new version")]
@@ -121,6 +126,12 @@ pub struct PublishRequest {
     pub mandatory: bool,
     pub expires_days: Option<u32>,
     pub force: bool,
+    /// `--rollout PERCENT`: only this share of the installs takes the release (100 or None: all).
+    pub rollout: Option<u8>,
+    /// `--post-update PATH`: a program among the release's files run after its files are in place.
+    pub post_update: Option<String>,
+    /// `--pre-rollback PATH`: a program among the release's files run before a rollback removes them.
+    pub pre_rollback: Option<String>,
 }
 
 /// What `publish` did.
@@ -334,6 +345,27 @@ fn choose_executable(req: &PublishRequest, files: &[FileEntry]) -> Result<String
     }
 }
 
+/// A `--post-update` or `--pre-rollback` program as a manifest path; it must be one of the release's files, and it gets
+/// the executable bit, like the executable, because the publisher chose to run it.
+fn choose_hook(
+    req: &PublishRequest,
+    hook: &str,
+    files: &mut [FileEntry],
+) -> Result<String, PublishError> {
+    let hook = hook.replace('\\', "/");
+    let hook = hook.trim_start_matches("./").to_string();
+    match files.iter_mut().find(|f| f.path == hook) {
+        Some(f) => {
+            f.exec = true;
+            Ok(hook)
+        }
+        None => Err(PublishError::HookMissing {
+            path: hook,
+            dir: req.source.clone(),
+        }),
+    }
+}
+
 /// Reads and validates a manifest stored in the repository, if it exists.
 pub fn read_repo_manifest(path: &Path) -> Result<Option<Manifest>, PublishError> {
     match fs::read(path) {
@@ -387,29 +419,75 @@ fn write_manifest(
     m: &Manifest,
     signer: Option<&Signer>,
 ) -> Result<PathBuf, PublishError> {
+    let comment = format!(
+        "timestamp:{}\tfile:{}.json\tproduct:{}\tversion:{}\tchannel:{}",
+        unix_secs(),
+        m.platform,
+        m.product,
+        m.version,
+        m.channel
+    );
+    write_signed(repo_root, key, &m.to_bytes(), signer, &comment)
+}
+
+/// Adds `m`'s release to its channel's signed release index (`index`), after the channel manifest
+/// was pointed at it: the channel manifest stays the one file whose change a client acts on.
+fn add_to_index(
+    repo_root: &Path,
+    m: &Manifest,
+    signer: Option<&Signer>,
+) -> Result<PathBuf, PublishError> {
+    let key = repo::release_index(&m.product, &m.channel, &m.platform);
+    let path = fsutil::native(repo_root, &key);
+    let mut index = match fs::read(&path) {
+        Ok(bytes) => ReleaseIndex::from_slice(&bytes).map_err(|detail| PublishError::BadIndex {
+            path: path.clone(),
+            detail,
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            ReleaseIndex::new(&m.product, &m.channel, &m.platform)
+        }
+        Err(e) => return Err(fs_err("read", &path)(e).into()),
+    };
+    index.add(&m.version, &m.published);
+    let comment = format!(
+        "timestamp:{}\tfile:index/{}.json\tproduct:{}\tchannel:{}",
+        unix_secs(),
+        m.platform,
+        m.product,
+        m.channel
+    );
+    write_signed(repo_root, &key, &index.to_bytes(), signer, &comment)
+}
+
+/// Seconds since 1970, for the signatures' trusted comments.
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Writes `bytes` atomically under `repo/key`, with its signature when a signer is given (and without
+/// a stale one when not).
+fn write_signed(
+    repo_root: &Path,
+    key: &str,
+    bytes: &[u8],
+    signer: Option<&Signer>,
+    comment: &str,
+) -> Result<PathBuf, PublishError> {
     let path = fsutil::native(repo_root, key);
-    let bytes = m.to_bytes();
     let sig_path = fsutil::native(repo_root, &repo::signature_of(key));
     if let Some(s) = signer {
-        let comment = format!(
-            "timestamp:{}\tfile:{}.json\tproduct:{}\tversion:{}\tchannel:{}",
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            m.platform,
-            m.product,
-            m.version,
-            m.channel
-        );
-        let sig = s.sign(&bytes, &comment)?;
+        let sig = s.sign(bytes, comment)?;
         fsutil::write_atomic(&sig_path, sig.as_bytes())?;
     } else if sig_path.exists() {
         // An unsigned manifest must not keep a stale signature beside it.
         fs::remove_file(&sig_path).map_err(fs_err("remove the old signature", &sig_path))?;
     }
     let before = fs::metadata(&path).and_then(|m| m.modified()).ok();
-    fsutil::write_atomic(&path, &bytes)?;
+    fsutil::write_atomic(&path, bytes)?;
     // Servers derive validators from size and date (nginx: `"<mtime>-<size>"`, whole seconds): a new
     // manifest of the same size written in the same second would be answered `304` with the old one.
     if let Some(old) = before {
@@ -653,6 +731,14 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
             }
         }
     }
+    let post_update = match &req.post_update {
+        Some(hook) => Some(choose_hook(req, hook, &mut files)?),
+        None => None,
+    };
+    let pre_rollback = match &req.pre_rollback {
+        Some(hook) => Some(choose_hook(req, hook, &mut files)?),
+        None => None,
+    };
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
 
     let release_key = repo::release_manifest(&req.product, &req.version, &req.platform);
@@ -680,7 +766,20 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         ..Default::default()
     };
     if let Some(old) = &existing {
-        if let Some(detail) = content_difference(old, &files, &executable) {
+        let hook_changed = [
+            ("post-update", &old.post_update, &post_update),
+            ("pre-rollback", &old.pre_rollback, &pre_rollback),
+        ]
+        .into_iter()
+        .find(|(_, was, is)| was != is)
+        .map(|(what, was, is)| {
+            format!(
+                "the {what} hook `{}` became `{}`",
+                was.as_deref().unwrap_or("none"),
+                is.as_deref().unwrap_or("none")
+            )
+        });
+        if let Some(detail) = content_difference(old, &files, &executable).or(hook_changed) {
             let (product, version, platform) = (
                 req.product.clone(),
                 req.version.clone(),
@@ -704,19 +803,21 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         }
     }
     refuse_older(current.as_ref(), &version, &req.channel, req.force)?;
+    let rollout = rollout_for(current.as_ref(), &version, req.rollout);
     if let Some(old) = existing {
         // Same content: the release stays as it is; the channel may still need to point at it.
         summary.existing_release = true;
-        if current
-            .as_ref()
-            .is_some_and(|c| c.version == old.version && c.files == old.files)
-        {
+        if current.as_ref().is_some_and(|c| {
+            c.version == old.version && c.files == old.files && c.rollout == rollout
+        }) {
             summary.unchanged = true;
             return Ok(summary);
         }
         let mut chan = old;
         chan.channel = req.channel.clone();
+        chan.rollout = rollout;
         write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
+        add_to_index(&req.repo, &chan, signer.as_ref())?;
         return Ok(summary);
     }
 
@@ -765,6 +866,9 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
         mandatory: req.mandatory,
         executable,
         files,
+        rollout: None,
+        post_update,
+        pre_rollback,
     };
     m.validate()
         .map_err(|source| PublishError::BadRepoManifest {
@@ -772,7 +876,10 @@ pub fn publish(req: &PublishRequest, reporter: &Reporter) -> Result<PublishSumma
             source,
         })?;
     write_manifest(&req.repo, &release_key, &m, signer.as_ref())?;
-    write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
+    // Release manifests never carry a rollout: it is the channel's state, not the release's.
+    let chan = Manifest { rollout, ..m };
+    write_manifest(&req.repo, &channel_key, &chan, signer.as_ref())?;
+    add_to_index(&req.repo, &chan, signer.as_ref())?;
     Ok(summary)
 }
 
@@ -786,6 +893,32 @@ pub struct PromoteRequest {
     pub platform: String,
     pub secret_key: Option<PathBuf>,
     pub force: bool,
+    /// `--rollout PERCENT`, as for `publish`; without it a promote completes any rollout.
+    pub rollout: Option<u8>,
+}
+
+/// The rollout a channel manifest gets when the channel, now at `current`, is pointed at `version`
+/// with `--rollout percent`. The installs outside the share stay on the release they had: the channel's
+/// current one, or, while that is itself only partly rolled out, the release before it (those who took
+/// it keep it: nobody is moved back). `--rollout 100` and no `--rollout` mean everybody.
+fn rollout_for(
+    current: Option<&Manifest>,
+    version: &Version,
+    percent: Option<u8>,
+) -> Option<Rollout> {
+    let percent = percent.filter(|p| *p < 100)?;
+    let previous = match current {
+        Some(c) if c.version == *version => c.rollout.as_ref().and_then(|r| r.previous.clone()),
+        Some(c) => match &c.rollout {
+            Some(r) => r.previous.clone(),
+            None => Some(c.version.clone()),
+        },
+        None => None,
+    };
+    Some(Rollout {
+        percent,
+        previous: previous.filter(|p| p < version),
+    })
 }
 
 /// `launcher promote`: the channel manifest becomes the release's manifest with this channel's name.
@@ -824,7 +957,9 @@ pub fn promote(req: &PromoteRequest, reporter: &Reporter) -> Result<Option<Strin
     let signer = req.secret_key.as_deref().map(Signer::load).transpose()?;
     let mut m = release;
     m.channel = req.channel.clone();
+    m.rollout = rollout_for(current.as_ref(), &version, req.rollout);
     write_manifest(&req.repo, &channel_key, &m, signer.as_ref())?;
+    add_to_index(&req.repo, &m, signer.as_ref())?;
     Ok(current.map(|c| c.version.to_string()))
 }
 

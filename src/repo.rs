@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! <product>/channels/<channel>/<platform>.json   (+ .minisig)
+//! <product>/channels/<channel>/index/<platform>.json   (+ .minisig; the release index, issue 13)
 //! <product>/releases/<version>/<platform>.json   (+ .minisig)
 //! <product>/blobs/<2 hex>/<sha256>[.zst]
 //! ```
@@ -15,6 +16,11 @@ pub const ZST_SUFFIX: &str = ".zst";
 
 pub fn channel_manifest(product: &str, channel: &str, platform: &str) -> String {
     format!("{product}/channels/{channel}/{platform}.json")
+}
+
+/// The channel's signed release index (`index`): every version the channel has served.
+pub fn release_index(product: &str, channel: &str, platform: &str) -> String {
+    format!("{product}/channels/{channel}/index/{platform}.json")
 }
 
 pub fn release_manifest(product: &str, version: &str, platform: &str) -> String {

@@ -58,6 +58,7 @@ pub fn rollback(s: &mut Session) -> Result<RolledBack, RollbackError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    crate::hooks::before_rollback(&s.layout, s.reporter, &current, &target.version);
     let scan = s.scan_for(&target);
     let plan = s.plan_for(&target, &scan)?;
     // Contents the backup cannot give back (missing or damaged there) come from the repository.

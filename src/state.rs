@@ -162,6 +162,13 @@ pub struct State {
     /// since the epoch), so a fleet does not hammer an overloaded server.
     #[serde(default)]
     pub retry_at: Option<i64>,
+    /// This install's random id, made once (`rollout::new_install_id`): its place in a staged rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_id: Option<String>,
+    /// The version the last update installed while `HealthCheck` was on, until its first start went
+    /// well (`health`): that start is watched, and a failure rolls it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproven: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -68,6 +68,22 @@ pub enum UpdateError {
     ReadOnly(#[from] NotWritable),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A release was applied, then taken back (a failed post-update hook or first start).
+    #[error("{cause}; rolled back to {to}, which starts instead, and {from} is held until a newer release appears")]
+    RolledBack {
+        cause: String,
+        from: String,
+        to: String,
+    },
+    #[error("{cause}, and rolling it back failed: {rollback}")]
+    RollbackFailed { cause: String, rollback: String },
+    #[error("Pin = {pin} in `{}` matches no release of channel `{channel}` (its releases: {available})", ini.display())]
+    PinMatchesNothing {
+        pin: String,
+        ini: PathBuf,
+        channel: String,
+        available: String,
+    },
 }
 
 impl UpdateError {
@@ -383,6 +399,33 @@ impl<'a> Session<'a> {
             });
         }
         Ok(m)
+    }
+
+    /// A small signed file of the repository other than a manifest (the release index): its URL and
+    /// bytes, None when the repository has none. With `PublicKey` set its signature is checked like a
+    /// manifest's.
+    pub fn signed_file(
+        &mut self,
+        key: &str,
+        limit: u64,
+    ) -> Result<(String, Option<Vec<u8>>), UpdateError> {
+        self.ensure_source()?;
+        let src = self.source.as_deref().expect("ensure_source set it");
+        let url = src.url(key);
+        let Some(bytes) = src.optional(key, limit)? else {
+            return Ok((url, None));
+        };
+        if let Some(k) = self.trusted_key() {
+            let sig = src
+                .optional(&repo::signature_of(key), 64 * 1024)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            k.verify(&bytes, sig.as_deref())
+                .map_err(|source| UpdateError::Signature {
+                    url: url.clone(),
+                    source,
+                })?;
+        }
+        Ok((url, Some(bytes)))
     }
 
     /// The version `remote` should install, given the hold left by a rollback.

@@ -35,8 +35,23 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         Verdict::BackedOff { count, wait } => Some((count, wait)),
         _ => None,
     };
+    let waits_for_window = match p.verdict {
+        Verdict::OutsideHours { opens } => Some(opens),
+        _ => None,
+    };
     let (remote, target, plan) = (&p.offered, &p.target, &p.plan);
     let available = !plan.is_empty();
+    if let Some(pl) = p.rollout.as_ref().filter(|_| !json) {
+        ctx.reporter.info(format!(
+            "This install is {}{}",
+            pl.describe(&remote.version),
+            if pl.inside {
+                String::new()
+            } else {
+                format!("; it takes {}", target.version)
+            }
+        ));
+    }
     if json {
         let v = serde_json::json!({
             "installed": installed,
@@ -51,6 +66,12 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
             "delete": plan.count(crate::plan::Action::Delete),
             "unchanged": plan.unchanged,
             "download_bytes": plan.download_bytes(),
+            "outside_update_hours": waits_for_window.map(|opens| serde_json::json!({
+                "window": cfg.update_window.as_ref().map(|w| w.describe()),
+                "opens": opens.and_then(crate::hours::LocalTime::at).map(|t| t.display()),
+                "opens_epoch": opens,
+            })),
+            "rollout": p.rollout,
             "backed_off": backoff.map(|(count, wait)| serde_json::json!({"failures": count, "next_attempt_in": wait})),
             "ops": plan.ops.iter().map(|o| match &o.kept_as {
                 Some(k) => serde_json::json!({"path": o.path, "action": o.action, "kept_as": k}),
@@ -69,6 +90,16 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
         ));
         for k in plan.kept_lines(3) {
             ctx.reporter.warn(k);
+        }
+        if let Some(opens) = waits_for_window {
+            ctx.reporter.info(format!(
+                "A start applies it inside the update window ({}); the window {}",
+                cfg.update_window
+                    .as_ref()
+                    .map(|w| w.describe())
+                    .unwrap_or_default(),
+                crate::hours::when_opens(opens)
+            ));
         }
         if let Some((count, wait)) = backoff {
             ctx.reporter.warn(format!(

@@ -51,6 +51,20 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
             ));
             Ok(code::OK)
         }
+        Verdict::OutsideHours { opens } => {
+            r.info(format!(
+                "Nothing fetched: {} {} waits for the update window ({}, {})",
+                p.target.product,
+                p.target.version,
+                cfg.update_window
+                    .as_ref()
+                    .map(|w| w.describe())
+                    .unwrap_or_default(),
+                crate::hours::when_opens(opens)
+            ));
+            s.save()?;
+            Ok(code::OK)
+        }
         Verdict::Change { .. } => {
             let stats = match s.stage(&p.plan) {
                 Ok(stats) => stats,

@@ -10,6 +10,7 @@ mod promote;
 mod publish;
 mod rollback;
 pub mod run;
+mod schedule;
 mod serve;
 mod shortcut;
 mod status;
@@ -67,6 +68,11 @@ pub fn dispatch(inv: Invocation) -> anyhow::Result<i32> {
         Command::Verify { repair } => verify::run(&ctx, repair),
         Command::Rollback => rollback::run(&ctx),
         Command::Status { json } => status::run(&ctx, json),
+        Command::Schedule {
+            at,
+            random_delay,
+            remove,
+        } => schedule::run(&ctx, at.as_deref(), random_delay.as_deref(), remove),
         Command::Demo { keep } => demo::run(&ctx, keep),
         Command::SendReports => client::send_reports(&ctx),
         Command::Shortcut {

@@ -15,6 +15,7 @@ pub fn run(ctx: &Ctx, a: PromoteArgs) -> anyhow::Result<i32> {
         channel: a.channel,
         secret_key: a.secret_key,
         force: a.force,
+        rollout: a.rollout,
     };
     let before = promote(&req, &ctx.reporter).with_context(|| {
         format!(
@@ -30,5 +31,11 @@ pub fn run(ctx: &Ctx, a: PromoteArgs) -> anyhow::Result<i32> {
         req.version,
         before.as_deref().unwrap_or("empty")
     ));
+    if let Some(percent) = req.rollout.filter(|p| *p < 100) {
+        ctx.reporter.info(format!(
+            "Staged rollout: {percent}% of the installs take {}; the others stay where they are (raise it with `launcher promote --rollout`, complete it with `--rollout 100`)",
+            req.version
+        ));
+    }
     Ok(code::OK)
 }

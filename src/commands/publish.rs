@@ -20,6 +20,9 @@ pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
         mandatory: a.mandatory,
         expires_days: a.expires,
         force: a.force,
+        rollout: a.rollout,
+        post_update: a.post_update,
+        pre_rollback: a.pre_rollback,
     };
     let s = publish(&req, &ctx.reporter).with_context(|| {
         format!(
@@ -70,5 +73,11 @@ pub fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<i32> {
         "Channel manifest: `{}`",
         s.channel_manifest.display()
     ));
+    if let Some(percent) = req.rollout.filter(|p| *p < 100) {
+        ctx.reporter.info(format!(
+            "Staged rollout: {percent}% of the installs take {}; the others stay where they are (raise it with `launcher promote --rollout`, complete it with `--rollout 100`)",
+            req.version
+        ));
+    }
     Ok(code::OK)
 }

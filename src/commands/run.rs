@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::config::Config;
 use crate::error::{code, Failure};
 use crate::fsutil::human_bytes;
+use crate::health::FirstStart;
 use crate::launch::{self, Launch};
 use crate::manifest::Manifest;
 use crate::policy::{self, Asker, Change, Decision, Verdict};
@@ -64,12 +65,37 @@ pub fn run(ctx: &Ctx, app_args: Vec<OsString>) -> anyhow::Result<i32> {
         .into());
     }
     let m = session.state.installed.take();
+    let watch = m
+        .as_ref()
+        .is_some_and(|m| crate::health::must_watch(&cfg, &session.state, m));
     session.release_lock(); // before the app starts: it may run for hours
                             // `exec` replaces the process: freeing the session's maps first would only cost time.
     std::mem::forget(session);
     let Some(m) = m else {
         return Err(Failure::new(code::NOT_INSTALLED, "nothing is installed").into());
     };
+    if watch {
+        let l = launch_for(&cfg, &m, app_args.clone())?;
+        record_start(&cfg, &m);
+        return match crate::health::first_start(&cfg, r, &m, &l)? {
+            FirstStart::Proven(code) => Ok(code),
+            FirstStart::RolledBack(previous) => {
+                report::record(
+                    &cfg,
+                    &crate::layout::Layout::new(&cfg.dir),
+                    &report::Event {
+                        event: "auto-rollback",
+                        from: Some(m.version.as_str()),
+                        to: Some(previous.version.as_str()),
+                        installed: Some(previous.version.as_str()),
+                        error: Some("the new version failed its first start (HealthCheck)"),
+                        ..Default::default()
+                    },
+                );
+                start(&cfg, &previous, app_args)
+            }
+        };
+    }
     start(&cfg, &m, app_args)
 }
 
@@ -197,6 +223,8 @@ fn update_failed(
     app_args: Vec<OsString>,
 ) -> anyhow::Result<i32> {
     let r = session.reporter;
+    // A change that failed proved nothing: no first start is watched for it.
+    session.state.unproven = None;
     let from = session.state.installed_version().map(str::to_string);
     state::log_line(
         &session.layout,
@@ -286,6 +314,13 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
             },
         );
     }
+    if let Some(pl) = p.rollout.as_ref().filter(|pl| !pl.inside) {
+        r.detail(format!(
+            "This install is {}; it stays on {}",
+            pl.describe(&p.offered.version),
+            p.target.version
+        ));
+    }
     let (change, budget) = match p.verdict {
         Verdict::UpToDate => {
             s.settle(&p.target, &p.plan, &p.scan)?;
@@ -325,6 +360,22 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
             );
             return Ok(None);
         }
+        Verdict::OutsideHours { opens } => {
+            r.info(format!(
+                "Update to {} waits for the update window ({}, {}); starting {}",
+                p.target.version,
+                s.cfg
+                    .update_window
+                    .as_ref()
+                    .map(|w| w.describe())
+                    .unwrap_or_default(),
+                crate::hours::when_opens(opens),
+                p.from
+                    .as_ref()
+                    .map_or("the installed version", Version::as_str)
+            ));
+            return Ok(None);
+        }
         Verdict::Change { change, budget } => (change, budget),
     };
     r.info(format!(
@@ -338,7 +389,16 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
     let launcher = (!me.restarted)
         .then(|| me.manifest_path(&s.layout.dir))
         .flatten();
+    // Saved with the change itself: the first start of the new version is watched (`health`).
+    if s.cfg.health_check.is_some() && change == Change::Update {
+        s.state.unproven = Some(p.target.version.to_string());
+    }
     let applied = s.carry_out(&p.target, &p.plan, &p.scan, budget, launcher.as_deref())?;
+    if change != Change::Repair {
+        if let Err(e) = crate::hooks::after_update(&s.layout, r, &p.target, applied.from.as_ref()) {
+            return Err(undo_update(s, &e, applied.from.is_some()));
+        }
+    }
     for k in &applied.kept {
         r.warn(k);
     }
@@ -360,6 +420,32 @@ fn update(s: &mut Session, me: &Me, decided: Decision) -> Result<Option<Applied>
         human_bytes(applied.downloaded)
     ));
     Ok(Some(applied))
+}
+
+/// A release applied but refused by its post-update hook: rolls it back (which holds it) and says so;
+/// the caller starts the previous version. A first install has no previous version: it stays.
+fn undo_update(s: &mut Session, e: &crate::hooks::HookError, had_previous: bool) -> UpdateError {
+    let cause = one_line(e);
+    if !had_previous {
+        s.reporter.warn(format!(
+            "{cause}; there is no previous version to roll back to"
+        ));
+        return UpdateError::RollbackFailed {
+            cause,
+            rollback: "nothing was installed before".to_string(),
+        };
+    }
+    match crate::rollback::rollback(s) {
+        Ok(rb) => UpdateError::RolledBack {
+            cause,
+            from: rb.from,
+            to: rb.to,
+        },
+        Err(rb) => UpdateError::RollbackFailed {
+            cause,
+            rollback: one_line(&rb),
+        },
+    }
 }
 
 fn start_installed(
@@ -391,6 +477,28 @@ fn start_installed(
 
 /// Starts the app of manifest `m` with the ini's arguments and then the user's.
 pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Result<i32> {
+    let l = launch_for(cfg, m, app_args)?;
+    record_start(cfg, m);
+    Ok(launch::launch(&l)?)
+}
+
+/// Spools the report of a start (as `ReportStarts` asks) and lets the background sender send it.
+pub fn record_start(cfg: &Config, m: &Manifest) {
+    let layout = crate::layout::Layout::new(&cfg.dir);
+    report::record_start(
+        cfg,
+        &layout,
+        &report::Event {
+            event: "start",
+            installed: Some(m.version.as_str()),
+            ..Default::default()
+        },
+    );
+    report::send_soon(cfg, &layout);
+}
+
+/// What starting the app of manifest `m` runs: the executable, the ini's arguments and the user's.
+pub fn launch_for(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Result<Launch> {
     let exe_rel = cfg
         .executable
         .clone()
@@ -406,21 +514,9 @@ pub fn start(cfg: &Config, m: &Manifest, app_args: Vec<OsString>) -> anyhow::Res
     let executable = crate::fsutil::native(&cfg.dir, &exe_rel.replace('\\', "/"));
     let mut args: Vec<OsString> = cfg.arguments.iter().map(OsString::from).collect();
     args.extend(app_args);
-    let l = Launch {
+    Ok(Launch {
         executable,
         args,
         cwd: cfg.working_dir.clone().unwrap_or_else(|| cfg.dir.clone()),
-    };
-    let layout = crate::layout::Layout::new(&cfg.dir);
-    report::record_start(
-        cfg,
-        &layout,
-        &report::Event {
-            event: "start",
-            installed: Some(m.version.as_str()),
-            ..Default::default()
-        },
-    );
-    report::send_soon(cfg, &layout);
-    Ok(launch::launch(&l)?)
+    })
 }

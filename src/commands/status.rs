@@ -34,6 +34,24 @@ struct Status {
     backups: Vec<Backup>,
     last_update: Option<LastResult>,
     signed_updates_only: bool,
+    update_window: Option<UpdateWindow>,
+    install_id: Option<String>,
+    /// `Pin` from launcher.ini.
+    pin: Option<String>,
+    /// The time of day of this ini's scheduled `launcher fetch` (`launcher schedule`), if any.
+    scheduled_fetch: Option<String>,
+    /// Where this install stands when the server's release is being rolled out to a share.
+    rollout: Option<crate::rollout::Placement>,
+}
+
+/// `UpdateHours` / `UpdateDays` now: open or not, and when it opens next.
+#[derive(Serialize)]
+struct UpdateWindow {
+    window: String,
+    open: bool,
+    /// Local time with the zone's offset, when closed.
+    next_open: Option<String>,
+    next_open_epoch: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -62,9 +80,13 @@ pub fn run(ctx: &Ctx, json: bool) -> anyhow::Result<i32> {
 }
 
 fn gather(cfg: &Config, s: &mut Session) -> Status {
+    let mut rollout = None;
     let (server_version, server_error) = if cfg.enable {
         match s.remote(false) {
-            Ok(r) => (Some(r.manifest.version), None),
+            Ok(r) => {
+                rollout = crate::rollout::placement(&r.manifest, s.state.install_id.as_deref());
+                (Some(r.manifest.version), None)
+            }
             Err(e) => (None, Some(super::run::one_line(&e))),
         }
     } else {
@@ -116,6 +138,24 @@ fn gather(cfg: &Config, s: &mut Session) -> Status {
         backups,
         last_update: s.state.last.clone(),
         signed_updates_only: cfg.public_key.is_some(),
+        install_id: s.state.install_id.clone(),
+        pin: cfg.pin.clone(),
+        // A scheduler that cannot be asked has no task of ours to show.
+        scheduled_fetch: crate::schedule::show(&cfg.file).ok().flatten(),
+        rollout,
+        update_window: cfg.update_window.as_ref().map(|w| {
+            let now = crate::state::now_secs();
+            let open = w.is_open(now);
+            let next = (!open).then(|| w.next_open(now)).flatten();
+            UpdateWindow {
+                window: w.describe(),
+                open,
+                next_open: next
+                    .and_then(crate::hours::LocalTime::at)
+                    .map(|t| t.display()),
+                next_open_epoch: next,
+            }
+        }),
     }
 }
 
@@ -149,6 +189,27 @@ fn text(st: &Status) -> String {
             (None, e) => format!("unavailable: {}", e.as_deref().unwrap_or("?")),
         },
     );
+    if let (Some(p), Some(v)) = (&st.rollout, &st.server_version) {
+        line("rollout", format!("this install is {}", p.describe(v)));
+    }
+    if let Some(pin) = &st.pin {
+        line(
+            "pin",
+            format!("{pin}: the newest {pin} release is installed, whatever the channel serves"),
+        );
+    }
+    if let Some(t) = &st.scheduled_fetch {
+        line(
+            "scheduled",
+            format!(
+                "`launcher fetch` daily at {t} ({})",
+                crate::schedule::scheduler_name()
+            ),
+        );
+    }
+    if let Some(id) = &st.install_id {
+        line("install id", id.clone());
+    }
     if !st.holds.is_empty() {
         line(
             "held",
@@ -194,6 +255,20 @@ fn text(st: &Status) -> String {
                 l.to.as_deref().unwrap_or("-"),
                 l.result
             ),
+        );
+    }
+    if let Some(w) = &st.update_window {
+        line(
+            "update hours",
+            if w.open {
+                format!("{}: open now", w.window)
+            } else {
+                format!(
+                    "{}: closed, {} (mandatory releases are applied at any hour)",
+                    w.window,
+                    crate::hours::when_opens(w.next_open_epoch)
+                )
+            },
         );
     }
     if st.signed_updates_only {

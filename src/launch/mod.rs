@@ -35,6 +35,21 @@ pub struct Launch {
 
 /// Starts the app. On Unix this only returns on failure; on Windows it returns the app's exit code.
 pub fn launch(l: &Launch) -> Result<i32, LaunchError> {
+    let cmd = command(l)?;
+    run(cmd, &l.executable)
+}
+
+/// Starts the app as a child and returns at once, so that the launcher can watch it (`health`: the
+/// first start after an update cannot be an `exec`).
+pub fn spawn(l: &Launch) -> Result<std::process::Child, LaunchError> {
+    command(l)?.spawn().map_err(|source| LaunchError::Start {
+        path: l.executable.clone(),
+        source,
+    })
+}
+
+/// The app's command, after the checks that make its failures say what is wrong.
+fn command(l: &Launch) -> Result<std::process::Command, LaunchError> {
     if !l.executable.is_file() {
         return Err(LaunchError::Missing(l.executable.clone()));
     }
@@ -49,7 +64,7 @@ pub fn launch(l: &Launch) -> Result<i32, LaunchError> {
     cmd.args(&l.args)
         .current_dir(&l.cwd)
         .env_remove(crate::selfupdate::RESTARTED_ENV);
-    run(cmd, &l.executable)
+    Ok(cmd)
 }
 
 #[cfg(unix)]

@@ -1795,3 +1795,30 @@ pub fn file_url(dir: &Path) -> String {
         format!("file://{s}")
     }
 }
+
+// --- Issue 13 (hours.rs and the other IT controls): the launcher at a chosen instant in a chosen zone.
+
+/// `launcher --config INI ARGS...` run by `faketime` at `epoch` (seconds since 1970, UTC; the clock
+/// runs on from there) with `TZ=zone`, so that update hours are tested at exact wall-clock times,
+/// across midnight and DST changes, without waiting. None when `faketime` is missing (skipped).
+pub fn launcher_at_time(s: &Site, zone: &str, epoch: i64, args: &[&str]) -> Option<Run> {
+    if !require("faketime") {
+        return None;
+    }
+    let mut c = Command::new("faketime");
+    c.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    c.env("NO_COLOR", "1")
+        .env("TZ", zone)
+        .env("FAKETIME_FMT", "%s")
+        .stdin(Stdio::null());
+    c.arg("-f")
+        .arg(format!("@{epoch}"))
+        .arg(BIN)
+        .arg("--config")
+        .arg(&s.ini)
+        .args(args);
+    Some(run(c, Some(&s.app)))
+}

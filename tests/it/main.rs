@@ -23,10 +23,16 @@ mod fleet_load;
 #[cfg(unix)]
 mod fullbackup;
 #[cfg(unix)]
+mod health;
+#[cfg(unix)]
 mod holds;
+#[cfg(unix)]
+mod hooks;
 mod hostile;
 #[cfg(unix)]
 mod hostile_text;
+#[cfg(unix)]
+mod hours;
 #[cfg(unix)]
 mod https;
 #[cfg(all(unix, feature = "fault-injection"))]
@@ -40,6 +46,8 @@ mod messages;
 #[cfg(unix)]
 mod nginx;
 #[cfg(unix)]
+mod pin;
+#[cfg(unix)]
 mod policy;
 #[cfg(unix)]
 mod proxy;
@@ -48,6 +56,10 @@ mod publish;
 mod publish_lock;
 #[cfg(unix)]
 mod publish_rules;
+#[cfg(unix)]
+mod rollout;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod schedule;
 mod selfupdate;
 mod serve;
 mod shortcut;

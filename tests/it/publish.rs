@@ -249,6 +249,8 @@ fn publish_writes_layout_and_manifest_matching_independent_hashes() {
         .collect();
     expected.insert(format!("demo/channels/stable/{PLATFORM}.json"));
     expected.insert(format!("demo/releases/7.04.200/{PLATFORM}.json"));
+    // The channel's release index (issue 13, `Pin`).
+    expected.insert(format!("demo/channels/stable/index/{PLATFORM}.json"));
     // The product's publish lock: an empty file, locked only while a publish or promote runs.
     expected.insert("demo/.lock".to_string());
     assert_eq!(
