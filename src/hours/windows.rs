@@ -21,8 +21,17 @@ struct Tm {
 
 extern "C" {
     fn _localtime64_s(tm: *mut Tm, time: *const i64) -> c_int;
-    fn _get_timezone(seconds: *mut std::os::raw::c_long) -> c_int;
-    fn _get_dstbias(seconds: *mut std::os::raw::c_long) -> c_int;
+}
+
+/// Days from 1970-01-01 to the given civil date (proleptic Gregorian; `month` 1-12).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 pub fn local(epoch: i64) -> Option<LocalTime> {
@@ -31,13 +40,17 @@ pub fn local(epoch: i64) -> Option<LocalTime> {
     if unsafe { _localtime64_s(&mut tm, &epoch) } != 0 {
         return None;
     }
-    let (mut zone, mut dst) = (0, 0);
-    // SAFETY: out-pointers to live locals. The CRT gives the offset west of UTC, without DST.
-    let offset =
-        unsafe { _get_timezone(&mut zone) == 0 && _get_dstbias(&mut dst) == 0 }.then(|| {
-            let west = zone as i64 + if tm.tm_isdst > 0 { dst as i64 } else { 0 };
-            -(west as i32)
-        });
+    // The offset from UTC is what the wall clock shows minus the instant, read back from the same
+    // `tm` (mingw's msvcrt has no `_get_timezone`/`_get_dstbias`; this also includes DST as it is).
+    let wall = days_from_civil(
+        i64::from(tm.tm_year) + 1900,
+        i64::from(tm.tm_mon) + 1,
+        i64::from(tm.tm_mday),
+    ) * 86_400
+        + i64::from(tm.tm_hour) * 3600
+        + i64::from(tm.tm_min) * 60
+        + i64::from(tm.tm_sec);
+    let offset = i32::try_from(wall - epoch).ok();
     LocalTime::from_tm(
         tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_wday, offset,
     )
