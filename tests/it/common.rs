@@ -1330,6 +1330,24 @@ pub fn kill_seed() -> u64 {
         })
 }
 
+impl Server {
+    /// Starts `c` (a `launcher serve ...` command) and reads the URL it prints on its first line.
+    pub fn spawn(mut c: Command) -> Server {
+        c.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("start {c:?}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("{c:?} printed no URL: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
+    }
+}
+
 // --- Fleet reports (issue 14): a real PostgreSQL, `launcher serve --reports`, and waiting for reports.
 // --- Unix only, like the fleet tests (PostgreSQL runs as its own user, found by `geteuid`).
 
@@ -1655,24 +1673,6 @@ mod fleet_helpers {
             args.extend(self.start_args.iter().map(String::as_str));
             args.extend(["-w", "-t", "60", "start"]);
             self.tool("pg_ctl", &args)
-        }
-    }
-
-    impl Server {
-        /// Starts `c` (a `launcher serve ...` command) and reads the URL it prints on its first line.
-        pub fn spawn(mut c: Command) -> Server {
-            c.stdout(Stdio::piped()).stderr(Stdio::inherit());
-            let mut child = c.spawn().unwrap_or_else(|e| panic!("start {c:?}: {e}"));
-            let stdout = child.stdout.take().unwrap();
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            let url = line
-                .split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .unwrap_or_else(|| panic!("{c:?} printed no URL: {line:?}"))
-                .trim_end_matches('/')
-                .to_string();
-            Server { child, url }
         }
     }
 }
