@@ -462,6 +462,10 @@ struct Replay<'a> {
     /// When resuming: paths whose kept user file a `GiveBack` already returned, so what is at the path
     /// is the user's, and the managed file it replaced left before.
     given_back: BTreeSet<String>,
+    /// Content each step places, by its path folded to one case: on a case-insensitive file system a
+    /// path deleted by one step and placed under another case by another (`README.TXT` →
+    /// `readme.txt`) is one file (the same file id), which resuming must not take for the old one.
+    placed_folded: BTreeMap<String, (String, String)>,
     checked: BTreeSet<PathBuf>,
     touched: BTreeSet<PathBuf>,
     out: Committed,
@@ -483,11 +487,24 @@ impl<'a> Replay<'a> {
                 _ => None,
             })
             .collect();
+        let placed_folded = j
+            .changes
+            .iter()
+            .filter_map(|c| {
+                c.placed().map(|(e, _)| {
+                    (
+                        crate::paths::fold(c.path()),
+                        (c.path().to_string(), e.sha256.clone()),
+                    )
+                })
+            })
+            .collect();
         Replay {
             dir,
             backup: fsutil::native(dir, &j.backup),
             resuming,
             given_back,
+            placed_folded,
             checked: BTreeSet::new(),
             touched: BTreeSet::new(),
             out: Committed::default(),
@@ -554,7 +571,14 @@ impl Change {
                 let gone = r.resuming
                     && matches!(self, Change::Delete { .. })
                     && (fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir())
-                        || r.given_back.contains(path));
+                        || r.given_back.contains(path)
+                        || r.placed_folded.get(&crate::paths::fold(path)).is_some_and(
+                            |(other, sha)| {
+                                other != path
+                                    && fsutil::same_file(&dest, &fsutil::native(dir, other))
+                                    && sha_of(&dest).as_deref() == Some(sha.as_str())
+                            },
+                        ));
                 let replaced = matches!(self, Change::Replace { .. });
                 if !gone
                     && save_old(

@@ -9,7 +9,7 @@ fn demo_publishes_serves_installs_updates_rolls_back_and_cleans_up() {
     for needle in [
         "Wrote the secret key",
         "launcher.ini: PublicKey = RW",
-        "--secret-key $DEMO/demo.key",
+        "--secret-key $DEMO",
         "Published demo 1.0.0",
         "serving at http://127.0.0.1:",
         "Installed demo 1.0.0",
