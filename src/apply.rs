@@ -466,6 +466,8 @@ struct Replay<'a> {
     /// path deleted by one step and placed under another case by another (`README.TXT` →
     /// `readme.txt`) is one file (the same file id), which resuming must not take for the old one.
     placed_folded: BTreeMap<String, (String, String)>,
+    /// Folded paths that more than one step names in different cases.
+    case_twins: BTreeSet<String>,
     checked: BTreeSet<PathBuf>,
     touched: BTreeSet<PathBuf>,
     out: Committed,
@@ -499,12 +501,26 @@ impl<'a> Replay<'a> {
                 })
             })
             .collect();
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        let mut case_twins = BTreeSet::new();
+        for c in &j.changes {
+            let f = crate::paths::fold(c.path());
+            match seen.get(&f) {
+                Some(p) if *p != c.path() => {
+                    case_twins.insert(f);
+                }
+                _ => {
+                    seen.insert(f, c.path());
+                }
+            }
+        }
         Replay {
             dir,
             backup: fsutil::native(dir, &j.backup),
             resuming,
             given_back,
             placed_folded,
+            case_twins,
             checked: BTreeSet::new(),
             touched: BTreeSet::new(),
             out: Committed::default(),
@@ -549,6 +565,15 @@ fn exists(p: &Path) -> bool {
     fs::symlink_metadata(p).is_ok()
 }
 
+/// True when the folder holds an entry spelled exactly like `p`'s name: on a case-insensitive file
+/// system `README.TXT` opens `readme.txt` too, but only the listing shows which name is on disk.
+fn exact_name_exists(p: &Path) -> bool {
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return false;
+    };
+    fs::read_dir(parent).is_ok_and(|rd| rd.flatten().any(|e| e.file_name() == name))
+}
+
 impl Change {
     /// Makes this step happen (again): idempotent when `r.resuming`.
     fn redo(&self, r: &mut Replay, copy: bool) -> Result<(), ApplyError> {
@@ -556,7 +581,15 @@ impl Change {
         let path = self.path();
         let dest = fsutil::native(dir, path);
         if let Some((e, _)) = self.placed() {
-            if r.resuming && sha_of(&dest).as_deref() == Some(e.sha256.as_str()) {
+            let twin = r
+                .placed_folded
+                .get(&crate::paths::fold(path))
+                .is_some_and(|(p, _)| p != path)
+                || r.case_twins.contains(&crate::paths::fold(path));
+            if r.resuming
+                && sha_of(&dest).as_deref() == Some(e.sha256.as_str())
+                && (!twin || exact_name_exists(&dest))
+            {
                 // Placed before the crash: only its date and executable bit may be missing.
                 set_meta(&dest, e)?;
                 return Ok(());
@@ -574,8 +607,10 @@ impl Change {
                         || r.given_back.contains(path)
                         || r.placed_folded.get(&crate::paths::fold(path)).is_some_and(
                             |(other, sha)| {
+                                let placed = fsutil::native(dir, other);
                                 other != path
-                                    && fsutil::same_file(&dest, &fsutil::native(dir, other))
+                                    && fsutil::same_file(&dest, &placed)
+                                    && exact_name_exists(&placed)
                                     && sha_of(&dest).as_deref() == Some(sha.as_str())
                             },
                         ));
