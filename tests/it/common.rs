@@ -1289,6 +1289,28 @@ impl Rng {
     }
 }
 
+/// Runs the launcher of `i` with `args` once, uninterrupted: returns how long it took and when its
+/// journal appeared (µs), so the kill tests can spread their kills over a run (randomness, not a timing
+/// assertion).
+pub fn probe_run(i: &InstallDir, args: &[&str]) -> (u64, u64) {
+    let started = std::time::Instant::now();
+    let mut child = i
+        .command(args, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut journal_at = None;
+    while child.try_wait().unwrap().is_none() {
+        if journal_at.is_none() && i.app.join(".launcher/journal.json").exists() {
+            journal_at = Some(started.elapsed());
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let span = started.elapsed().as_micros().max(1000) as u64;
+    (span, journal_at.map_or(span / 2, |t| t.as_micros() as u64))
+}
+
 /// Starts the launcher of `i` with `args` and kills it after a random delay, half the time aimed at the
 /// apply (from `apply_from` µs, `aim` µs either side), else anywhere in the `span` µs a whole run takes.
 /// Returns the delay and the exit status.

@@ -5,7 +5,6 @@
 //! that becomes a folder, a folder that becomes a file, a case-only rename and empty files.
 
 use crate::common::{kill_seed, noise, sample_tree, Bench, InstallDir, Rng, Run, Tree};
-use std::time::{Duration, Instant};
 
 /// v0.8.0 → v0.9.0 → v1.0.0 are installed in turn (two backups, `Backups = 2`); v2.0.0 changes, adds
 /// and removes files, and shares one content between three new paths.
@@ -531,21 +530,7 @@ fn killing_the_launcher_at_random_moments_never_leaves_a_mixed_install() {
     // How long an uninterrupted update takes here, and when its journal appears, to spread the
     // kills over it with half of them in the apply phase (randomness, not a timing assertion).
     let probe = template.clone_to(&site.root.join("probe"));
-    let started = Instant::now();
-    let mut child = probe
-        .command(&[], &[])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut journal_at = None;
-    while child.try_wait().unwrap().is_none() {
-        if journal_at.is_none() && probe.app.join(".launcher/journal.json").exists() {
-            journal_at = Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    let span = started.elapsed().as_micros().max(1000) as u64;
-    let apply_from = journal_at.map_or(span / 2, |t| t.as_micros() as u64);
+    let (span, apply_from) = crate::common::probe_run(&probe, &[]);
     assert_eq!(probe.assert_whole(&versions, &user, "probe"), "2.0.0");
     std::fs::remove_dir_all(&probe.root).unwrap();
 

@@ -6,7 +6,6 @@
 use crate::common::{
     kill_seed, killed, noise, sample_tree, spawn_and_kill, Bench, InstallDir, Rng, Tree,
 };
-use std::time::{Duration, Instant};
 
 /// 1.1, 1.2 and 1.3: each changes some of the resources and the big file, adds one file and drops
 /// another, so a rollback moves files both ways.
@@ -304,26 +303,11 @@ fn killing_a_rollback_at_random_moments_leaves_before_or_after_and_the_next_goes
     // kills over it with half of them in the apply phase and the clean-up after it (randomness, not a
     // timing assertion).
     let probe = template.clone_to(&site.root.join("probe"));
-    let started = Instant::now();
-    let mut child = probe
-        .command(&["rollback"], &[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut journal_at = None;
-    while child.try_wait().unwrap().is_none() {
-        if journal_at.is_none() && probe.app.join(".launcher/journal.json").exists() {
-            journal_at = Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
+    let (span, apply_from) = crate::common::probe_run(&probe, &["rollback"]);
     assert_eq!(
         probe.assert_whole(&refs(&all), &Tree::new(), "probe"),
         "1.2"
     );
-    let span = started.elapsed().as_micros().max(1000) as u64;
-    let apply_from = journal_at.map_or(span / 2, |t| t.as_micros() as u64);
     std::fs::remove_dir_all(&probe.root).unwrap();
 
     let iterations = 16;
